@@ -1,0 +1,113 @@
+/**
+ * Replacing a store file so that a crash, a full disk or a lost lock never leaves it corrupt.
+ *
+ * write-file-atomic writes and fsyncs a temp file and renames it, but it issues one `fs.write`
+ * without checking the byte count (on a full disk it renames a truncated file into place and
+ * reports success), never fsyncs the directory, and leaves its temp file behind when killed.
+ * So it writes a staging file next to the target; the staging file's size is checked, the
+ * fence is checked, and only then does our own rename put it in place, followed by a directory
+ * fsync. Leftover staging and temp files are swept under the lock.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { QueueError } from './error.ts';
+import { displayPath } from './home.ts';
+import { failpoint } from './failpoint.ts';
+
+/** What the target looked like when it was read: the commit lands only if it still does. */
+export interface Fence {
+  /** An open descriptor pins the inode, so a newer file can never reuse its number. */
+  fd: number | null;
+  ino: number | null;
+}
+
+export function openFenced(file: string): { text: string | null; fence: Fence } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: null, fence: { fd: null, ino: null } };
+    throw error;
+  }
+  const ino = fs.fstatSync(fd).ino;
+  return { text: fs.readFileSync(fd, 'utf8'), fence: { fd, ino } };
+}
+
+export function closeFence(fence: Fence): void {
+  if (fence.fd !== null) fs.closeSync(fence.fd);
+  fence.fd = null;
+}
+
+function currentIno(file: string): number | null {
+  try {
+    return fs.statSync(file).ino;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+export function ioError(action: string, file: string, error: NodeJS.ErrnoException): QueueError {
+  const hint =
+    error.code === 'ENOSPC' ? 'the disk is full; free some space and try again'
+    : error.code === 'EACCES' || error.code === 'EPERM' || error.code === 'EROFS' ? 'check the permissions of the store directory'
+    : error.message;
+  return new QueueError('io-error', `could not ${action} ${displayPath(file)}: ${error.code ?? 'error'}: ${hint}; nothing was changed`);
+}
+
+export class FenceError extends Error {}
+
+/**
+ * Replaces `file` with `text`, provided it is still the file the fence saw and `stillHeld()`
+ * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
+ */
+export async function replaceFile(file: string, text: string, fence: Fence, stillHeld: () => boolean): Promise<void> {
+  const staging = `${file}.next`;
+  const bytes = Buffer.byteLength(text);
+  try {
+    await writeFileAtomic(staging, text, { fsync: true, mode: 0o644 });
+    const written = fs.statSync(staging).size;
+    if (written !== bytes) {
+      throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), { code: 'ENOSPC' });
+    }
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    throw ioError('write', file, error as NodeJS.ErrnoException);
+  }
+  failpoint('before-rename');
+  if (!stillHeld() || currentIno(file) !== fence.ino) {
+    fs.rmSync(staging, { force: true });
+    throw new FenceError(`${file} changed under a lost lock`);
+  }
+  try {
+    fs.renameSync(staging, file);
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    throw ioError('replace', file, error as NodeJS.ErrnoException);
+  }
+  failpoint('after-rename');
+  syncDirectory(path.dirname(file));
+}
+
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Removes staging and temp files that a killed writer left behind. Call it under the lock. */
+export function sweepLeftovers(dir: string, names: readonly string[]): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (names.some((name) => entry.startsWith(`${name}.next`))) fs.rmSync(path.join(dir, entry), { force: true });
+  }
+}

@@ -1,0 +1,45 @@
+import { Command, type BaseContext } from 'clipanion';
+import { QueueError } from '../error.ts';
+import { resolveHome } from '../home.ts';
+import type { StoreContext } from '../store.ts';
+
+export interface QueueContext extends BaseContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  now: () => Date;
+  /** The words after `queuectl`, as typed: clipanion does not say whether `--` was given. */
+  argv: readonly string[];
+}
+
+/**
+ * Every command runs through here: expected failures (QueueError) become one line on stderr
+ * and their exit status; anything else is a bug and reports its stack with status 1.
+ */
+export abstract class QueueCommand extends Command<QueueContext> {
+  abstract run(): Promise<number | void>;
+
+  override async execute(): Promise<number> {
+    try {
+      return (await this.run()) ?? 0;
+    } catch (error) {
+      if (error instanceof QueueError) {
+        this.context.stderr.write(`queuectl: ${error.message}\n`);
+        return error.exitStatus;
+      }
+      this.context.stderr.write(`queuectl: internal error (a bug; please report it):\n${(error as Error)?.stack ?? String(error)}\n`);
+      return 1;
+    }
+  }
+
+  get store(): StoreContext {
+    return { home: resolveHome(this.context.env, this.context.cwd), env: this.context.env, now: this.context.now };
+  }
+
+  out(text: string): void {
+    this.context.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  json(value: unknown): void {
+    this.context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+}

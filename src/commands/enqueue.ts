@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import { Option } from 'clipanion';
+import { QueueError, invalid } from '../error.ts';
+import { createJob, type NewJob } from '../job.ts';
+import { canonicalJob } from '../jobfile.ts';
+import { readConfig, transact } from '../store.ts';
+import { commandFromWords, jobFromSpec, parseSpecJson, type Spec } from '../spec.ts';
+import { QueueCommand } from './base.ts';
+
+export class EnqueueCommand extends QueueCommand {
+  static override paths = [['enqueue'], ['add']];
+  static override usage = QueueCommand.Usage({
+    description: 'add a job to the queue',
+    details: `
+      Give the job as a JSON spec, or give the command after \`--\`. A single word after \`--\` is
+      run as a shell command line; several words are run exactly as given. The job runs in the
+      current directory (or \`cwd\`). Prints the job id.
+
+      JSON keys: id, command, max_retries, priority, run_at, delay, timeout, no_retry_on, cwd.
+      With \`--file\`, each line of the file (or of stdin for \`-\`) is one JSON spec; either every
+      job is added or none is.
+    `,
+    examples: [
+      ['Add a job from a JSON spec', '$0 enqueue \'{"id":"job1","command":"sleep 2"}\''],
+      ['Add a command with options', '$0 enqueue --id backup --max-retries 5 -- tar czf backup.tgz src'],
+      ['Run a job in ten minutes, with a time limit', '$0 enqueue --delay 10m --timeout 5m -- ./sync.sh'],
+      ['Add many jobs from a JSON-lines file', '$0 enqueue --file jobs.jsonl'],
+    ],
+  });
+
+  id = Option.String('--id', { description: 'the job id (default: a generated one)' });
+  maxRetries = Option.String('--max-retries', { description: 'attempts before the job is dead (default: config max-retries)' });
+  priority = Option.String('--priority', { description: 'higher runs first (default 0)' });
+  runAt = Option.String('--run-at', { description: 'do not start before this ISO 8601 time' });
+  delay = Option.String('--delay', { description: 'do not start before this long from now, such as 10s or 5m' });
+  timeout = Option.String('--timeout', { description: 'kill the job after this long, such as 30s or 5m' });
+  noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
+  file = Option.String('--file,-f', { description: 'read JSON-lines specs from a file, or - for stdin' });
+  asJson = Option.Boolean('--json', false, { description: 'print the new jobs as JSON' });
+  words = Option.Rest();
+
+  private flagSpec(): Spec {
+    const flags: Spec = {
+      id: this.id,
+      max_retries: this.maxRetries,
+      priority: this.priority,
+      run_at: this.runAt,
+      delay: this.delay,
+      timeout: this.timeout,
+      no_retry_on: this.noRetryOn,
+    };
+    return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+  }
+
+  private async readLines(): Promise<string> {
+    if (this.file === '-') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of this.context.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    }
+    try {
+      return fs.readFileSync(this.file as string, 'utf8');
+    } catch (error) {
+      throw invalid(`cannot read ${this.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+
+  private async specs(): Promise<{ spec: Spec; where: string }[]> {
+    const separated = this.context.argv.includes('--');
+    if (this.file !== undefined) {
+      if (this.words.length > 0) throw invalid('give either --file or a job, not both');
+      const lines = (await this.readLines()).split('\n');
+      const specs = lines.flatMap((line, index) => {
+        const where = `${this.file === '-' ? 'stdin' : this.file} line ${index + 1}`;
+        return line.trim() === '' ? [] : [{ spec: { ...this.flagSpec(), ...parseSpecJson(line, where) }, where }];
+      });
+      if (specs.length === 0) throw invalid(`${this.file === '-' ? 'stdin' : this.file} holds no job specs`);
+      return specs;
+    }
+    if (this.words.length === 0) throw invalid('nothing to enqueue: give a JSON spec, or a command after --');
+    if (!separated && this.words.length === 1 && this.words[0]?.trim().startsWith('{')) {
+      const spec = parseSpecJson(this.words[0], 'job spec');
+      if (Object.keys(this.flagSpec()).length > 0) throw invalid('give options inside the JSON spec, not as flags, when enqueueing JSON');
+      return [{ spec, where: 'job spec' }];
+    }
+    if (!separated) throw invalid(`put the command after --, as in: queuectl enqueue -- ${commandFromWords(this.words)}`);
+    return [{ spec: { ...this.flagSpec(), command: commandFromWords(this.words) }, where: 'job' }];
+  }
+
+  async run() {
+    const entries = await this.specs();
+    const config = readConfig(this.store);
+    const now = this.context.now();
+    const jobs: NewJob[] = entries.map(({ spec, where }) => {
+      try {
+        return jobFromSpec(spec, { config, cwd: this.context.cwd, now });
+      } catch (error) {
+        if (error instanceof QueueError && entries.length > 1) throw new QueueError(error.code, `${where}: ${error.message}`);
+        throw error;
+      }
+    });
+    const seen = new Set<string>();
+    for (const job of jobs) {
+      if (seen.has(job.id)) throw new QueueError('conflict', `id "${job.id}" appears twice in the input; every job needs its own id`);
+      seen.add(job.id);
+    }
+    const created = await transact(this.store, (doc) => {
+      const existing = new Map(doc.jobs.map((job) => [job.id, job]));
+      for (const job of jobs) {
+        const other = existing.get(job.id);
+        if (other) throw new QueueError('conflict', `a job with id "${job.id}" already exists (${other.state}); choose another id`);
+      }
+      const added = jobs.map((job) => createJob(job, now));
+      doc.jobs.push(...added);
+      return added;
+    });
+    if (this.asJson) this.json(this.file === undefined ? canonicalJob(created[0]!) : created.map(canonicalJob));
+    else this.out(created.map((job) => job.id).join('\n'));
+  }
+}

@@ -1,0 +1,49 @@
+import { Option } from 'clipanion';
+import { STATES, type State } from '../job.ts';
+import { liveSupervisors } from '../registry.ts';
+import { readJobs } from '../store.ts';
+import { renderTable, clip } from '../table.ts';
+import { relativeTime } from '../view.ts';
+import { QueueCommand } from './base.ts';
+
+export class StatusCommand extends QueueCommand {
+  static override paths = [['status']];
+  static override usage = QueueCommand.Usage({
+    description: 'show how many jobs are in each state, and what the supervisors are running',
+    examples: [
+      ['Show the queue at a glance', '$0 status'],
+      ['The same as one JSON document', '$0 status --json'],
+    ],
+  });
+
+  asJson = Option.Boolean('--json', false, { description: 'print one JSON document' });
+
+  async run() {
+    const { jobs } = readJobs(this.store);
+    const now = this.context.now();
+    const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
+    for (const job of jobs) counts[job.state]++;
+    const running = jobs.filter((job) => job.state === 'processing' && job.owner);
+    const supervisors = liveSupervisors(this.store.home).map((supervisor) => ({
+      pid: supervisor.pid,
+      host: supervisor.host,
+      started_at: supervisor.started_at,
+      workers: supervisor.count,
+      running: running
+        .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
+        .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at })),
+    }));
+    const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
+    if (this.asJson) {
+      return this.json({ total: jobs.length, counts, next_due_at: next, supervisors, busy_workers: running.length });
+    }
+    this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
+    this.out(`total: ${jobs.length}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
+    if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
+    for (const supervisor of supervisors) {
+      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up since ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);
+      if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
+    }
+  }
+}
+

@@ -1,0 +1,133 @@
+import { parseDuration } from './duration.ts';
+import { invalid } from './error.ts';
+
+/**
+ * The settings table. Adding a key is one entry: how to parse it, its default, what it means.
+ * `config set`, `config.json` and the QUEUECTL_* environment variables all go through `parse`.
+ */
+interface Setting {
+  default: number | string | number[];
+  description: string;
+  parse(raw: unknown): number | string | number[];
+}
+
+function integer(min: number, max: number) {
+  return (raw: unknown): number => {
+    const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+function decimal(min: number, max: number) {
+  return (raw: unknown): number => {
+    const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      throw new Error(`expected a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+/** A duration such as `30s` or `5m`, or `off`. */
+function durationOrOff(raw: unknown): string {
+  if (raw === 'off' || raw === null) return 'off';
+  if (typeof raw !== 'string') throw new Error(`expected a duration such as 30s or 5m, or off, got ${JSON.stringify(raw)}`);
+  parseDuration(raw);
+  return raw;
+}
+
+function duration(raw: unknown): string {
+  if (typeof raw !== 'string') throw new Error(`expected a duration such as 10s or 5m, got ${JSON.stringify(raw)}`);
+  parseDuration(raw);
+  return raw;
+}
+
+export function exitCodeList(raw: unknown): number[] {
+  const items = typeof raw === 'string' ? (raw.trim() === '' ? [] : raw.split(',')) : raw;
+  if (!Array.isArray(items)) throw new Error(`expected exit codes such as 2,126,127, got ${JSON.stringify(raw)}`);
+  const codes = items.map((item) => integer(1, 255)(typeof item === 'string' ? item.trim() : item));
+  return [...new Set(codes)].sort((a, b) => a - b);
+}
+
+export const SETTINGS = {
+  max_retries: { default: 3, description: 'attempts a job gets before it is dead (fixed on the job at enqueue)', parse: integer(0, 1000) },
+  backoff_base: { default: 2, description: 'a failed job waits backoff_base ^ attempts seconds before its retry', parse: decimal(1, 3600) },
+  job_timeout: { default: 'off', description: 'default time limit for a job, such as 30m, or off', parse: durationOrOff },
+  no_retry_on: { default: [], description: 'exit codes that send a job straight to the DLQ, such as 2,126,127', parse: exitCodeList },
+  kill_grace: { default: '10s', description: 'how long a job may take to exit after SIGTERM before it gets SIGKILL', parse: duration },
+  log_max_bytes: { default: 10485760, description: 'largest output log kept per job, in bytes; the rest is cut', parse: integer(1024, 2 ** 40) },
+} satisfies Record<string, Setting>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+export interface Config {
+  max_retries: number;
+  backoff_base: number;
+  job_timeout: string;
+  no_retry_on: number[];
+  kill_grace: string;
+  log_max_bytes: number;
+}
+
+export const DEFAULT_CONFIG: Config = Object.fromEntries(
+  SETTING_KEYS.map((key) => [key, SETTINGS[key].default]),
+) as unknown as Config;
+
+/** Both spellings are accepted: `max-retries` and `max_retries`. */
+export function resolveKey(name: string): SettingKey {
+  const key = name.trim().toLowerCase().replace(/-/g, '_');
+  if (!(key in SETTINGS)) {
+    throw invalid(`unknown config key "${name}"; known keys: ${SETTING_KEYS.map((k) => k.replace(/_/g, '-')).join(', ')}`);
+  }
+  return key as SettingKey;
+}
+
+export function parseSetting(key: SettingKey, raw: unknown, source: string): Config[SettingKey] {
+  try {
+    return SETTINGS[key].parse(raw);
+  } catch (error) {
+    throw invalid(`${source}: invalid value for ${key}: ${(error as Error).message}`);
+  }
+}
+
+export function withSetting(config: Config, key: SettingKey, value: Config[SettingKey]): Config {
+  return { ...config, [key]: value };
+}
+
+/** Validates a parsed `config.json`; every key must be known, missing keys take their default. */
+export function configFromDocument(doc: unknown, file: string): Config {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw invalid(`${file}: expected a JSON object of settings`);
+  }
+  let config = { ...DEFAULT_CONFIG };
+  for (const [name, raw] of Object.entries(doc)) {
+    if (!(name in SETTINGS)) throw invalid(`${file}: unknown setting "${name}"; known settings: ${SETTING_KEYS.join(', ')}`);
+    const key = name as SettingKey;
+    config = withSetting(config, key, parseSetting(key, raw, file));
+  }
+  return config;
+}
+
+/** QUEUECTL_MAX_RETRIES and friends override the file. */
+export function applyEnv(config: Config, env: NodeJS.ProcessEnv): Config {
+  let result = config;
+  for (const key of SETTING_KEYS) {
+    const name = `QUEUECTL_${key.toUpperCase()}`;
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') result = withSetting(result, key, parseSetting(key, raw, name));
+  }
+  return result;
+}
+
+export function formatSetting(value: Config[SettingKey]): string {
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/** `job_timeout` as milliseconds, or null when off. */
+export function defaultTimeout(config: Config): string | null {
+  return config.job_timeout === 'off' ? null : config.job_timeout;
+}

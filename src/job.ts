@@ -1,0 +1,229 @@
+/**
+ * The job lifecycle as pure, synchronous functions. Time is always a parameter, so every
+ * transition can be tested with a fixed clock; nothing here touches files or processes.
+ */
+
+export const STATES = ['pending', 'processing', 'completed', 'failed', 'dead', 'cancelled'] as const;
+export type State = (typeof STATES)[number];
+
+export const FINISHED_STATES: readonly State[] = ['completed', 'dead', 'cancelled'];
+
+/** A crash or forced stop interrupting the same job this many times makes it dead: a poison pill. */
+export const MAX_RECOVERIES = 3;
+
+/** Which supervisor and worker hold a processing job; `started` tells a reused pid apart. */
+export interface Owner {
+  pid: number;
+  started: string;
+  host: string;
+  worker: number;
+}
+
+export const OUTCOMES = ['completed', 'failed', 'timed-out', 'interrupted'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export interface Attempt {
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  outcome: Outcome;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+  retry_at: string | null;
+}
+
+export interface Job {
+  id: string;
+  command: string;
+  state: State;
+  attempts: number;
+  max_retries: number;
+  priority: number;
+  run_at: string;
+  timeout: string | null;
+  no_retry_on: number[];
+  cwd: string;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  recoveries: number;
+  last_error: string | null;
+  owner: Owner | null;
+  history: Attempt[];
+}
+
+/** How one run of a command ended, as the worker saw it. */
+export interface RunResult {
+  started_at: string;
+  finished_at: string;
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  /** The last line the command wrote to stderr, if any. */
+  stderr_tail: string | null;
+}
+
+export interface NewJob {
+  id: string;
+  command: string;
+  cwd: string;
+  max_retries: number;
+  priority: number;
+  run_at: Date;
+  timeout: string | null;
+  no_retry_on: number[];
+}
+
+export function createJob(spec: NewJob, now: Date): Job {
+  const at = now.toISOString();
+  return {
+    id: spec.id,
+    command: spec.command,
+    state: 'pending',
+    attempts: 0,
+    max_retries: spec.max_retries,
+    priority: spec.priority,
+    run_at: spec.run_at.toISOString(),
+    timeout: spec.timeout,
+    no_retry_on: spec.no_retry_on,
+    cwd: spec.cwd,
+    created_at: at,
+    updated_at: at,
+    started_at: null,
+    finished_at: null,
+    recoveries: 0,
+    last_error: null,
+    owner: null,
+    history: [],
+  };
+}
+
+export function backoffSeconds(base: number, attempts: number): number {
+  return base ** attempts;
+}
+
+export function isFinished(job: Job): boolean {
+  return FINISHED_STATES.includes(job.state);
+}
+
+export function isDue(job: Job, now: Date): boolean {
+  return (job.state === 'pending' || job.state === 'failed') && Date.parse(job.run_at) <= now.getTime();
+}
+
+/** Higher priority first, then creation order (the order of the array). */
+export function byPriority(jobs: readonly Job[]): Job[] {
+  return jobs
+    .map((job, index) => ({ job, index }))
+    .sort((a, b) => b.job.priority - a.job.priority || a.index - b.index)
+    .map(({ job }) => job);
+}
+
+/** The jobs a supervisor should start next, at most `limit` of them. */
+export function pickDue(jobs: readonly Job[], now: Date, limit: number): Job[] {
+  if (limit <= 0) return [];
+  return byPriority(jobs.filter((job) => isDue(job, now))).slice(0, limit);
+}
+
+/** The earliest time a waiting job becomes due, if any is waiting. */
+export function nextDueTime(jobs: readonly Job[]): number | null {
+  let next: number | null = null;
+  for (const job of jobs) {
+    if (job.state !== 'pending' && job.state !== 'failed') continue;
+    const at = Date.parse(job.run_at);
+    if (next === null || at < next) next = at;
+  }
+  return next;
+}
+
+export function claimJob(job: Job, owner: Owner, now: Date): Job {
+  const at = now.toISOString();
+  return { ...job, state: 'processing', owner, started_at: at, finished_at: null, updated_at: at };
+}
+
+export function describeResult(result: RunResult, timeout: string | null): string | null {
+  if (result.timed_out) return `timed out after ${timeout ?? 'its timeout'}`;
+  const tail = result.stderr_tail ? `: ${result.stderr_tail}` : '';
+  if (result.signal) return `killed by signal ${result.signal}${tail}`;
+  if (result.exit_code !== 0) return `exit code ${result.exit_code}${tail}`;
+  return null;
+}
+
+function attemptOf(result: RunResult, outcome: Outcome, error: string | null, retryAt: string | null): Attempt {
+  return {
+    started_at: result.started_at,
+    finished_at: result.finished_at,
+    duration_ms: Math.max(0, Date.parse(result.finished_at) - Date.parse(result.started_at)),
+    outcome,
+    exit_code: result.exit_code,
+    signal: result.signal,
+    error,
+    retry_at: retryAt,
+  };
+}
+
+/**
+ * Records a finished run: success completes the job; a failure schedules a retry after
+ * `backoff_base ^ attempts` seconds, or makes the job dead once `max_retries` attempts have
+ * failed or the exit code is one that must not be retried.
+ */
+export function finishJob(job: Job, result: RunResult, backoffBase: number, now: Date): Job {
+  const at = now.toISOString();
+  const attempts = job.attempts + 1;
+  const error = describeResult(result, job.timeout);
+  const base = { ...job, attempts, owner: null, finished_at: result.finished_at, updated_at: at };
+  if (error === null) {
+    return { ...base, state: 'completed', history: [...job.history, attemptOf(result, 'completed', null, null)] };
+  }
+  const outcome: Outcome = result.timed_out ? 'timed-out' : 'failed';
+  const noRetry = result.exit_code !== null && job.no_retry_on.includes(result.exit_code);
+  if (noRetry || attempts >= job.max_retries) {
+    const reason = noRetry ? `${error} (exit code ${result.exit_code} is never retried)` : error;
+    return { ...base, state: 'dead', last_error: reason, history: [...job.history, attemptOf(result, outcome, error, null)] };
+  }
+  const retryAt = new Date(now.getTime() + backoffSeconds(backoffBase, attempts) * 1000).toISOString();
+  return {
+    ...base,
+    state: 'failed',
+    run_at: retryAt,
+    last_error: error,
+    history: [...job.history, attemptOf(result, outcome, error, retryAt)],
+  };
+}
+
+/**
+ * Puts a job whose run was cut short (its supervisor or worker died, or a forced stop) back to
+ * pending without spending an attempt. The interruption is counted apart, so a job that keeps
+ * killing its worker ends in the DLQ instead of looping forever.
+ */
+export function recoverJob(job: Job, reason: string, now: Date): Job {
+  const at = now.toISOString();
+  const recoveries = job.recoveries + 1;
+  const interrupted: Attempt = {
+    started_at: job.started_at ?? at,
+    finished_at: at,
+    duration_ms: job.started_at ? Math.max(0, now.getTime() - Date.parse(job.started_at)) : 0,
+    outcome: 'interrupted',
+    exit_code: null,
+    signal: null,
+    error: reason,
+    retry_at: null,
+  };
+  const base = { ...job, owner: null, recoveries, finished_at: at, updated_at: at, history: [...job.history, interrupted] };
+  if (recoveries >= MAX_RECOVERIES) {
+    return { ...base, state: 'dead', last_error: `interrupted ${recoveries} times, last: ${reason}` };
+  }
+  return { ...base, state: 'pending', run_at: at, last_error: reason };
+}
+
+/** `dlq retry`: a dead job gets a fresh set of attempts; its history stays. */
+export function retryJob(job: Job, now: Date): Job {
+  const at = now.toISOString();
+  return { ...job, state: 'pending', attempts: 0, recoveries: 0, run_at: at, updated_at: at };
+}
+
+export function cancelJob(job: Job, now: Date): Job {
+  const at = now.toISOString();
+  return { ...job, state: 'cancelled', owner: null, finished_at: at, updated_at: at, last_error: job.last_error };
+}

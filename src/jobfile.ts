@@ -1,0 +1,216 @@
+/**
+ * The format of `jobs.json`: parsing with validation that names the file, the job and the field,
+ * and serialization that gives the same bytes for the same state (keys in one fixed order, two
+ * spaces, a trailing newline), so `git diff` shows exactly the jobs that changed.
+ */
+import { invalid } from './error.ts';
+import { OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
+import { parseDuration } from './duration.ts';
+
+export const FORMAT_VERSION = 1;
+
+export interface JobsDocument {
+  version: number;
+  jobs: Job[];
+}
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
+
+/** What a hand-added job may leave out. */
+export interface JobDefaults {
+  now: Date;
+  max_retries: number;
+  cwd: string;
+}
+
+type Check<T> = (value: unknown) => T;
+
+class FieldError extends Error {}
+
+const fail = (message: string): never => {
+  throw new FieldError(message);
+};
+const str: Check<string> = (v) => (typeof v === 'string' ? v : fail(`expected a string, got ${JSON.stringify(v)}`));
+const nonEmpty: Check<string> = (v) => (str(v).trim() !== '' ? (v as string) : fail('must not be empty'));
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check<number> => (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(`expected a whole number from ${min}, got ${JSON.stringify(v)}`);
+const time: Check<string> = (v) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : fail(`expected an ISO 8601 time, got ${JSON.stringify(v)}`));
+const nullable = <T>(check: Check<T>): Check<T | null> => (v) => (v === null ? null : check(v));
+const oneOf = <T extends string>(values: readonly T[]): Check<T> => (v) =>
+  values.includes(v as T) ? (v as T) : fail(`unknown value ${JSON.stringify(v)}; expected one of ${values.join(', ')}`);
+const duration: Check<string> = (v) => {
+  try {
+    parseDuration(str(v));
+    return v as string;
+  } catch {
+    return fail(`expected a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
+  }
+};
+const intList: Check<number[]> = (v) => (Array.isArray(v) ? v.map(int(0, 255)) : fail(`expected an array of exit codes, got ${JSON.stringify(v)}`));
+
+function object<T>(fields: { [K in keyof T]: Check<T[K]> }, defaults: Partial<T>, where: string): Check<T> {
+  return (value) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`${where}: expected an object`);
+    const input = value as Record<string, unknown>;
+    for (const key of Object.keys(input)) {
+      if (!(key in fields)) fail(`${where}: unknown field "${key}"`);
+    }
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(fields) as (keyof T & string)[]) {
+      if (!(key in input)) {
+        if (key in defaults) {
+          out[key] = defaults[key];
+          continue;
+        }
+        fail(`${where}: missing field "${key}"`);
+      }
+      try {
+        out[key] = fields[key](input[key]);
+      } catch (error) {
+        if (!(error instanceof FieldError) || error.message.startsWith(where)) throw error;
+        fail(`${where}: field "${key}": ${error.message}`);
+      }
+    }
+    return out as T;
+  };
+}
+
+const owner = object<Owner>({ pid: int(1), started: str, host: str, worker: int(0) }, {}, 'owner');
+
+const attempt = object<Attempt>(
+  {
+    started_at: time,
+    finished_at: time,
+    duration_ms: int(0),
+    outcome: oneOf(OUTCOMES),
+    exit_code: nullable(int(0, 255)),
+    signal: nullable(str),
+    error: nullable(str),
+    retry_at: nullable(time),
+  },
+  { exit_code: null, signal: null, error: null, retry_at: null },
+  'history entry',
+);
+
+function jobCheck(defaults: JobDefaults): Check<Job> {
+  const at = defaults.now.toISOString();
+  return object<Job>(
+    {
+      id: (v) => (typeof v === 'string' && ID_PATTERN.test(v) ? v : fail(`invalid id ${JSON.stringify(v)}: use letters, digits and . _ : @ + - (at most 128)`)),
+      command: nonEmpty,
+      state: oneOf(STATES),
+      attempts: int(0),
+      max_retries: int(0, 1000),
+      priority: int(-1_000_000, 1_000_000),
+      run_at: time,
+      timeout: nullable(duration),
+      no_retry_on: intList,
+      cwd: nonEmpty,
+      created_at: time,
+      updated_at: time,
+      started_at: nullable(time),
+      finished_at: nullable(time),
+      recoveries: int(0),
+      last_error: nullable(str),
+      owner: nullable(owner),
+      history: (v) => (Array.isArray(v) ? v.map(attempt) : fail('expected an array')),
+    },
+    {
+      state: 'pending',
+      attempts: 0,
+      max_retries: defaults.max_retries,
+      priority: 0,
+      run_at: at,
+      timeout: null,
+      no_retry_on: [],
+      cwd: defaults.cwd,
+      created_at: at,
+      updated_at: at,
+      started_at: null,
+      finished_at: null,
+      recoveries: 0,
+      last_error: null,
+      owner: null,
+      history: [],
+    },
+    'job',
+  );
+}
+
+function position(text: string, message: string): string {
+  const match = /position (\d+)/.exec(message);
+  if (!match) return '';
+  const offset = Number(match[1]);
+  const before = text.slice(0, offset).split('\n');
+  return ` (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
+}
+
+/** Parses and validates the whole file. Any problem is an error naming file, job and field. */
+export function parseJobs(text: string, file: string, defaults: JobDefaults): JobsDocument {
+  if (text.trim() === '') {
+    throw invalid(`${file} is empty (${text.length} bytes); restore it from git or a backup, or delete it to start an empty queue`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw invalid(`${file} is not valid JSON${position(text, message)}: ${message}; fix it by hand or restore it from git`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`${file}: expected an object {"version": 1, "jobs": [...]}`);
+  const doc = raw as Record<string, unknown>;
+  for (const key of Object.keys(doc)) {
+    if (key !== 'version' && key !== 'jobs') throw invalid(`${file}: unknown top-level field "${key}"`);
+  }
+  if (doc.version !== FORMAT_VERSION) throw invalid(`${file}: unsupported version ${JSON.stringify(doc.version)}; this queuectl reads version ${FORMAT_VERSION}`);
+  if (!Array.isArray(doc.jobs)) throw invalid(`${file}: field "jobs" must be an array`);
+  const check = jobCheck(defaults);
+  const seen = new Set<string>();
+  const jobs = doc.jobs.map((entry: unknown, index: number) => {
+    const name = typeof entry === 'object' && entry !== null && typeof (entry as Job).id === 'string' ? `job "${(entry as Job).id}" (#${index + 1})` : `job #${index + 1}`;
+    let job: Job;
+    try {
+      job = check(entry);
+    } catch (error) {
+      if (!(error instanceof FieldError)) throw error;
+      throw invalid(`${file}: ${name}: ${error.message.replace(/^job: /, '')}`);
+    }
+    if (seen.has(job.id)) throw invalid(`${file}: ${name}: duplicate id "${job.id}"; every job needs its own id`);
+    seen.add(job.id);
+    return job;
+  });
+  return { version: FORMAT_VERSION, jobs };
+}
+
+/** Validates one job object against the schema, as it would be read back from the file. */
+export function checkJob(value: unknown, defaults: JobDefaults): Job {
+  try {
+    return jobCheck(defaults)(value);
+  } catch (error) {
+    if (error instanceof FieldError) throw invalid(error.message.replace(/^job: /, ''));
+    throw error;
+  }
+}
+
+export function serializeJobs(doc: JobsDocument): string {
+  return `${JSON.stringify({ version: doc.version, jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
+}
+
+const JOB_KEYS: (keyof Job)[] = [
+  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'run_at', 'timeout', 'no_retry_on', 'cwd',
+  'created_at', 'updated_at', 'started_at', 'finished_at', 'recoveries', 'last_error', 'owner', 'history',
+];
+const ATTEMPT_KEYS: (keyof Attempt)[] = ['started_at', 'finished_at', 'duration_ms', 'outcome', 'exit_code', 'signal', 'error', 'retry_at'];
+const OWNER_KEYS: (keyof Owner)[] = ['pid', 'started', 'host', 'worker'];
+
+function pick<T>(value: T, keys: (keyof T)[]): T {
+  return Object.fromEntries(keys.map((key) => [key, value[key]])) as T;
+}
+
+export function canonicalJob(job: Job): Job {
+  return {
+    ...pick(job, JOB_KEYS),
+    owner: job.owner && pick(job.owner, OWNER_KEYS),
+    history: job.history.map((entry) => pick(entry, ATTEMPT_KEYS)),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * What a user may say about a new job, in a JSON spec or with flags, validated into a NewJob.
+ * Everything is checked before anything is written: bad input changes no file.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { defaultTimeout, exitCodeList, type Config } from './config.ts';
+import { parseDuration } from './duration.ts';
+import { invalid } from './error.ts';
+import type { NewJob } from './job.ts';
+import { ID_PATTERN } from './jobfile.ts';
+
+export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd'] as const;
+type SpecKey = (typeof SPEC_KEYS)[number];
+export type Spec = Partial<Record<SpecKey, unknown>>;
+
+export interface SpecContext {
+  config: Config;
+  cwd: string;
+  now: Date;
+}
+
+/** Ten characters of base 36: short enough to type, random enough never to collide in practice. */
+export function generateId(): string {
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+  return Array.from(crypto.randomBytes(10), (byte) => alphabet[byte % 36]).join('');
+}
+
+/** Quotes one word for `sh` only when it needs it. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `-- CMD` runs CMD as a shell command line; `-- CMD ARG...` runs the words exactly as given. */
+export function commandFromWords(words: readonly string[]): string {
+  return words.length === 1 ? (words[0] as string) : words.map(shellQuote).join(' ');
+}
+
+export function parseSpecJson(text: string, where: string): Spec {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalid(`${where}: invalid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(`${where}: a job spec must be a JSON object such as {"id":"job1","command":"sleep 2"}`);
+  }
+  return value as Spec;
+}
+
+function integerField(spec: Spec, key: SpecKey, min: number, max: number): number | undefined {
+  const value = spec[key];
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw invalid(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+function stringField(spec: Spec, key: SpecKey): string | undefined {
+  const value = spec[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw invalid(`${key} must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function runAt(spec: Spec, now: Date): Date {
+  const at = stringField(spec, 'run_at');
+  const delay = stringField(spec, 'delay');
+  if (at !== undefined && delay !== undefined) throw invalid('give run_at or delay, not both');
+  if (delay !== undefined) return new Date(now.getTime() + parseDuration(delay));
+  if (at === undefined) return now;
+  const time = /^\d{4}-\d{2}-\d{2}/.test(at) ? Date.parse(at) : Number.NaN;
+  if (Number.isNaN(time)) throw invalid(`run_at must be an ISO 8601 time such as 2030-01-01T09:00:00Z, got ${JSON.stringify(at)}`);
+  return new Date(time);
+}
+
+/** Validates a spec into a job to create. Unknown keys are refused: a typo must not pass silently. */
+export function jobFromSpec(spec: Spec, ctx: SpecContext): NewJob {
+  for (const key of Object.keys(spec)) {
+    if (!(SPEC_KEYS as readonly string[]).includes(key)) {
+      throw invalid(`unknown key "${key}" in job spec; known keys: ${SPEC_KEYS.join(', ')}`);
+    }
+  }
+  const command = stringField(spec, 'command');
+  if (command === undefined || command.trim() === '') throw invalid('a job needs a "command": the shell command to run');
+  const id = stringField(spec, 'id') ?? generateId();
+  if (!ID_PATTERN.test(id)) throw invalid(`invalid id ${JSON.stringify(id)}: use letters, digits and . _ : @ + - (at most 128, starting with a letter or digit)`);
+  const timeout = stringField(spec, 'timeout') ?? defaultTimeout(ctx.config);
+  if (timeout !== null) parseDuration(timeout);
+  let noRetryOn = ctx.config.no_retry_on;
+  if (spec.no_retry_on !== undefined) {
+    try {
+      noRetryOn = exitCodeList(spec.no_retry_on);
+    } catch (error) {
+      throw invalid(`no_retry_on: ${(error as Error).message}`);
+    }
+  }
+  return {
+    id,
+    command,
+    cwd: path.resolve(ctx.cwd, stringField(spec, 'cwd') ?? '.'),
+    max_retries: integerField(spec, 'max_retries', 0, 1000) ?? ctx.config.max_retries,
+    priority: integerField(spec, 'priority', -1_000_000, 1_000_000) ?? 0,
+    run_at: runAt(spec, ctx.now),
+    timeout,
+    no_retry_on: noRetryOn,
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * The only code that touches jobs.json and config.json.
+ *
+ * Every change is `transact(fn)`: take the lock, read the file fresh, apply a synchronous
+ * function, commit, release. Reads for display take no lock: files are only ever replaced by
+ * rename, so every read sees a whole snapshot.
+ */
+import fs from 'node:fs';
+import { Low, type Adapter } from 'lowdb';
+import { closeFence, FenceError, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
+import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, type Config } from './config.ts';
+import { invalid, QueueError } from './error.ts';
+import { failpoint } from './failpoint.ts';
+import { displayPath, ensureHome, projectDir, type Home } from './home.ts';
+import { FORMAT_VERSION, parseJobs, serializeJobs, type JobsDocument } from './jobfile.ts';
+import { acquireLock, type LockHandle } from './lock.ts';
+
+export interface StoreContext {
+  home: Home;
+  env: NodeJS.ProcessEnv;
+  now: () => Date;
+}
+
+/** How long a command waits for a busy lock before it gives up with exit status 75. */
+const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+function lockTimeout(env: NodeJS.ProcessEnv): number {
+  const value = Number(env.QUEUECTL_LOCK_TIMEOUT_MS);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_LOCK_TIMEOUT_MS;
+}
+
+/** A JSON document read under the lock and written back only if it changed. */
+class FencedAdapter<T> implements Adapter<T> {
+  private fence: Fence = { fd: null, ino: null };
+  private original: string | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly parse: (text: string) => T,
+    private readonly serialize: (data: T) => string,
+    private readonly lock: LockHandle,
+    /** What an absent file means; writing it back unchanged creates nothing. */
+    private readonly absent: T,
+  ) {}
+
+  async read(): Promise<T | null> {
+    const { text, fence } = openFenced(this.file);
+    this.fence = fence;
+    this.original = text;
+    return text === null ? null : this.parse(text);
+  }
+
+  async write(data: T): Promise<void> {
+    const text = this.serialize(data);
+    if (text === (this.original ?? this.serialize(this.absent))) return;
+    await replaceFile(this.file, text, this.fence, () => this.lock.compromised() === null);
+    this.original = text;
+  }
+
+  close(): void {
+    closeFence(this.fence);
+  }
+}
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+function parseConfigText(text: string, file: string): Config {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw invalid(`${displayPath(file)} is not valid JSON: ${(error as Error).message}; fix it by hand or restore it from git`);
+  }
+  return configFromDocument(doc, displayPath(file));
+}
+
+export function serializeConfig(config: Config): string {
+  return `${JSON.stringify(Object.fromEntries(SETTING_KEYS.map((key) => [key, config[key]])), null, 2)}\n`;
+}
+
+/** The settings in config.json, without environment overrides. */
+function readFileConfig(home: Home): Config {
+  const text = readText(home.config);
+  return text === null ? DEFAULT_CONFIG : parseConfigText(text, home.config);
+}
+
+/** The settings in force: config.json, then QUEUECTL_* environment variables. */
+export function readConfig(ctx: StoreContext): Config {
+  return applyEnv(readFileConfig(ctx.home), ctx.env);
+}
+
+function parseJobsText(ctx: StoreContext, config: Config) {
+  return (text: string) => parseJobs(text, displayPath(ctx.home.jobs), { now: ctx.now(), max_retries: config.max_retries, cwd: projectDir(ctx.home) });
+}
+
+const emptyJobs = (): JobsDocument => ({ version: FORMAT_VERSION, jobs: [] });
+
+/** A lock-free snapshot of jobs.json, validated. A missing file is an empty queue. */
+export function readJobs(ctx: StoreContext, config = readConfig(ctx)): JobsDocument {
+  const text = readText(ctx.home.jobs);
+  return text === null ? emptyJobs() : parseJobsText(ctx, config)(text);
+}
+
+// One transaction at a time per store within a process: proper-lockfile keys its locks by path.
+const queues = new Map<string, Promise<unknown>>();
+
+function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const next = previous.then(run, run);
+  const settled = next.catch(() => undefined);
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return next;
+}
+
+/** How many times a commit refused by the fence is retried on freshly read data. */
+const FENCE_RETRIES = 5;
+
+async function withLock<T>(ctx: StoreContext, body: (lock: LockHandle) => Promise<T>): Promise<T> {
+  return serialized(ctx.home.dir, async () => {
+    try {
+      ensureHome(ctx.home);
+    } catch (error) {
+      throw ioError('create', ctx.home.dir, error as NodeJS.ErrnoException);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const lock = await acquireLock(ctx.home.jobs, ctx.home.lock, { timeoutMs: lockTimeout(ctx.env) });
+      try {
+        failpoint('in-lock');
+        sweepLeftovers(ctx.home.dir, ['jobs.json', 'config.json']);
+        return await body(lock);
+      } catch (error) {
+        if (!(error instanceof FenceError) || attempt >= FENCE_RETRIES) {
+          if (error instanceof FenceError) throw new QueueError('busy', `the store kept changing under a lost lock: ${error.message}`);
+          throw error;
+        }
+      } finally {
+        await lock.release();
+      }
+    }
+  });
+}
+
+/**
+ * The one way to change jobs: `fn` gets the jobs as they are now, under the lock, and the
+ * settings in force; whatever it leaves in `doc` is committed (if anything changed).
+ */
+export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, config: Config) => T): Promise<T> {
+  return withLock(ctx, async (lock) => {
+    const config = readConfig(ctx);
+    const adapter = new FencedAdapter(ctx.home.jobs, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs());
+    try {
+      const db = new Low<JobsDocument>(adapter, emptyJobs());
+      await db.read();
+      const result = fn(db.data, config);
+      failpoint('before-commit');
+      await db.write();
+      failpoint('after-commit');
+      return result;
+    } finally {
+      adapter.close();
+    }
+  });
+}
+
+/** The one way to change config.json; `fn` gets the file's settings, without env overrides. */
+export async function updateConfig<T>(ctx: StoreContext, fn: (config: Config) => { config: Config; result: T }): Promise<T> {
+  return withLock(ctx, async (lock) => {
+    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), serializeConfig, lock, DEFAULT_CONFIG);
+    try {
+      const db = new Low<Config>(adapter, DEFAULT_CONFIG);
+      await db.read();
+      const { config, result } = fn(db.data);
+      db.data = config;
+      await db.write();
+      return result;
+    } finally {
+      adapter.close();
+    }
+  });
+}

@@ -1,0 +1,33 @@
+/** How jobs look to a person: relative times, one line per job. */
+import { formatDuration } from './duration.ts';
+import type { Job } from './job.ts';
+import { clip, renderTable } from './table.ts';
+
+export function relativeTime(iso: string, now: Date): string {
+  const delta = Date.parse(iso) - now.getTime();
+  const span = formatDuration(Math.abs(delta));
+  if (Math.abs(delta) < 1000) return 'now';
+  return delta > 0 ? `in ${span}` : `${span} ago`;
+}
+
+/** What a job is waiting for, or when it last changed. */
+export function jobWhen(job: Job, now: Date): string {
+  if ((job.state === 'pending' || job.state === 'failed') && Date.parse(job.run_at) > now.getTime()) {
+    return `due ${relativeTime(job.run_at, now)}`;
+  }
+  if (job.state === 'processing' && job.started_at) return `started ${relativeTime(job.started_at, now)}`;
+  return relativeTime(job.updated_at, now);
+}
+
+export function renderJobs(jobs: readonly Job[], now: Date): string {
+  const rows = jobs.map((job) => [
+    job.id,
+    job.state,
+    `${job.attempts}/${job.max_retries}`,
+    String(job.priority),
+    jobWhen(job, now),
+    clip(job.command, 48),
+    job.last_error ? clip(job.last_error, 60) : '',
+  ]);
+  return renderTable(['ID', 'STATE', 'ATTEMPTS', 'PRIORITY', 'WHEN', 'COMMAND', 'LAST ERROR'], rows);
+}
