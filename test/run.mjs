@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts file in its own process (uvu runs a file's suites in one process;
+// separate processes keep files from sharing state and let two run at once), then prints one
+// summary line. A run that executed no test fails.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
+const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(1, Math.min(2, os.availableParallelism()));
+
+function find(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'bench' || entry.name === 'support' ? [] : find(full);
+    return entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+const files = find(root).filter((file) => !filter || filter.test(path.relative(root, file))).sort();
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const broken = [];
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('close', (code, signal) => {
+      const count = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(output)?.[1] ?? 0);
+      const total = count('Total');
+      const passed = count('Passed');
+      const skipped = count('Skipped');
+      const failed = Math.max(total - passed - skipped, code === 0 ? 0 : 1);
+      totals.passed += passed;
+      totals.failed += failed;
+      totals.skipped += skipped;
+      const name = path.relative(root, file);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (code !== 0 || failed > 0 || total === 0) {
+        broken.push(name);
+        process.stdout.write(`\n✘ ${name} (${seconds}s, exit ${code ?? signal})\n${output}\n`);
+      } else {
+        process.stdout.write(`✔ ${name}: ${passed} passed (${seconds}s)\n`);
+      }
+      resolve();
+    });
+  });
+}
+
+const queue = [...files];
+await Promise.all(Array.from({ length: concurrency }, async () => {
+  while (queue.length > 0) await runFile(queue.shift());
+}));
+
+if (files.length === 0) process.stdout.write('no test files matched\n');
+if (broken.length > 0) process.stdout.write(`\nfailing files: ${broken.join(', ')}\n`);
+process.stdout.write(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+process.exitCode = totals.failed > 0 || totals.passed === 0 || broken.length > 0 ? 1 : 0;
