@@ -9,6 +9,8 @@ import { DlqRetryCommand } from './commands/dlq/retry.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
 import { ListCommand } from './commands/list.ts';
 import { StatusCommand } from './commands/status.ts';
+import { WorkerStartCommand } from './commands/worker/start.ts';
+import { WorkerStopCommand } from './commands/worker/stop.ts';
 
 export const VERSION = '0.1.0';
 
@@ -18,6 +20,8 @@ export function createCli(): Cli<QueueContext> {
     EnqueueCommand,
     ListCommand,
     StatusCommand,
+    WorkerStartCommand,
+    WorkerStopCommand,
     DlqListCommand,
     DlqRetryCommand,
     DlqPurgeCommand,

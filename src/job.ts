@@ -63,6 +63,8 @@ export interface RunResult {
   timed_out: boolean;
   /** The last line the command wrote to stderr, if any. */
   stderr_tail: string | null;
+  /** Why the command could not run at all (e.g. its directory is gone). */
+  error?: string | null;
 }
 
 export interface NewJob {
@@ -143,6 +145,7 @@ export function claimJob(job: Job, owner: Owner, now: Date): Job {
 }
 
 export function describeResult(result: RunResult, timeout: string | null): string | null {
+  if (result.error) return result.error;
   if (result.timed_out) return `timed out after ${timeout ?? 'its timeout'}`;
   const tail = result.stderr_tail ? `: ${result.stderr_tail}` : '';
   if (result.signal) return `killed by signal ${result.signal}${tail}`;
@@ -215,6 +218,11 @@ export function recoverJob(job: Job, reason: string, now: Date): Job {
     return { ...base, state: 'dead', last_error: `interrupted ${recoveries} times, last: ${reason}` };
   }
   return { ...base, state: 'pending', run_at: at, last_error: reason };
+}
+
+/** Hands back a claim that never started (its worker went away before the job was sent). */
+export function releaseJob(job: Job, now: Date): Job {
+  return { ...job, state: 'pending', owner: null, started_at: null, updated_at: now.toISOString() };
 }
 
 /** `dlq retry`: a dead job gets a fresh set of attempts; its history stays. */

@@ -41,7 +41,7 @@ export class StatusCommand extends QueueCommand {
     this.out(`total: ${jobs.length}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
-      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up since ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);
+      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);
       if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
     }
   }

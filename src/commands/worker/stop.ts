@@ -1,0 +1,64 @@
+import { Option } from 'clipanion';
+import { parseDuration } from '../../duration.ts';
+import { QueueError } from '../../error.ts';
+import { HOST, isRunning } from '../../proc.ts';
+import { listRegistered, removeStale, type SupervisorRecord } from '../../registry.ts';
+import { QueueCommand } from '../base.ts';
+
+export class WorkerStopCommand extends QueueCommand {
+  static override paths = [['worker', 'stop']];
+  static override usage = QueueCommand.Usage({
+    category: 'Workers',
+    description: 'gracefully stop every running supervisor of this store, and wait for them',
+    details: `
+      Finds supervisors through their PID files in \`.queuectl/supervisors/\`, checks that each
+      pid still belongs to the supervisor that wrote the file (its start time must match), and
+      sends it SIGTERM: it starts no new job and exits once its running jobs are recorded. Waits
+      until every one has exited, at most \`--timeout\`. Stale PID files are removed.
+      \`--force\` sends a second signal: running jobs are interrupted and go back to pending.
+    `,
+    examples: [
+      ['Stop every supervisor, waiting up to 5 minutes', '$0 worker stop'],
+      ['Interrupt running jobs and stop now', '$0 worker stop --force --timeout 1m'],
+    ],
+  });
+
+  timeout = Option.String('--timeout', '5m', { description: 'how long to wait for them to exit (default 5m)' });
+  force = Option.Boolean('--force', false, { description: 'interrupt running jobs instead of waiting for them' });
+
+  async run() {
+    const limit = parseDuration(this.timeout);
+    const home = this.store.home;
+    const stale = removeStale(home);
+    if (stale > 0) this.context.stderr.write(`queuectl: removed ${stale} stale PID file${stale === 1 ? '' : 's'}\n`);
+    const records = listRegistered(home).flatMap(({ record }) => (record ? [record] : []));
+    for (const record of records.filter((r) => r.host !== HOST)) {
+      this.context.stderr.write(`queuectl: supervisor ${record.pid} runs on ${record.host}; stop it there\n`);
+    }
+    const live = records.filter((record) => record.host === HOST && isRunning(record));
+    if (live.length === 0) return this.out('no supervisor is running');
+    const signal = (record: SupervisorRecord) => {
+      try {
+        process.kill(record.pid, 'SIGTERM');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    };
+    for (const record of live) signal(record);
+    if (this.force) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const record of live.filter(isRunning)) signal(record);
+    }
+    const deadline = Date.now() + limit;
+    let running = live;
+    while (running.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      running = running.filter(isRunning);
+    }
+    const stopped = live.filter((record) => !running.includes(record));
+    if (stopped.length > 0) this.out(`stopped ${stopped.length} supervisor${stopped.length === 1 ? '' : 's'} (pid ${stopped.map((r) => r.pid).join(', ')})`);
+    if (running.length > 0) {
+      throw new QueueError('busy', `supervisor${running.length === 1 ? '' : 's'} ${running.map((r) => r.pid).join(', ')} still running after ${this.timeout}, waiting for running jobs; run queuectl worker stop --force to interrupt them`);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Runs one job: `sh -c COMMAND` in the job's directory, in a process group of its own, with its
+ * output appended to the job's log file (capped) and the last line of stderr kept for
+ * `last_error`. A timeout or a kill signals the whole group, never just `sh`.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RunResult } from './job.ts';
+
+export interface RunRequest {
+  id: string;
+  command: string;
+  cwd: string;
+  attempt: number;
+  timeoutMs: number | null;
+  timeoutText: string | null;
+  killGraceMs: number;
+  logFile: string;
+  logMaxBytes: number;
+  /** Marks every process of this run, so recovery can find them even after a setsid. */
+  env: Record<string, string>;
+}
+
+export interface Run {
+  pid: number | null;
+  result: Promise<RunResult>;
+  /** SIGTERM the group, then SIGKILL after the grace period. */
+  stop(reason: 'timeout' | 'forced'): void;
+  /** SIGKILL the group at once. */
+  kill(): void;
+}
+
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+const STDERR_TAIL_BYTES = 4096;
+/** After `sh` exits, how long its output pipes may stay open (held by a background child). */
+const DRAIN_MS = 200;
+
+function lastLine(text: string): string | null {
+  const line = text.split('\n').map((part) => part.trim()).filter(Boolean).at(-1);
+  return line ? line.slice(0, 300) : null;
+}
+
+export function runJob(request: RunRequest): Run {
+  const startedAt = new Date();
+  fs.mkdirSync(path.dirname(request.logFile), { recursive: true });
+  const log = fs.openSync(request.logFile, 'a');
+  let logged = 0;
+  let cut = false;
+  const write = (chunk: Buffer) => {
+    const bytes = Buffer.byteLength(chunk);
+    if (logged + bytes > request.logMaxBytes) {
+      if (!cut) fs.writeSync(log, `\n[queuectl: output cut at ${request.logMaxBytes} bytes]\n`);
+      cut = true;
+      return;
+    }
+    fs.writeSync(log, chunk);
+    logged += bytes;
+  };
+  fs.writeSync(log, `--- attempt ${request.attempt} started ${startedAt.toISOString()}: ${request.command}\n`);
+
+  const finish = (result: Omit<RunResult, 'started_at' | 'finished_at'>): RunResult => {
+    const finishedAt = new Date();
+    const how = result.error ?? (result.timed_out ? `timed out after ${request.timeoutText}` : result.signal ? `signal ${result.signal}` : `exit code ${result.exit_code}`);
+    fs.writeSync(log, `--- attempt ${request.attempt} ended ${finishedAt.toISOString()}: ${how} after ${finishedAt.getTime() - startedAt.getTime()}ms\n`);
+    fs.closeSync(log);
+    return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result };
+  };
+
+  if (!fs.existsSync(request.cwd)) {
+    const result = finish({ exit_code: null, signal: null, timed_out: false, stderr_tail: null, error: `working directory ${request.cwd} does not exist` });
+    return { pid: null, result: Promise.resolve(result), stop() {}, kill() {} };
+  }
+
+  const child = spawn('/bin/sh', ['-c', request.command], {
+    cwd: request.cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...request.env },
+  });
+  const pid = child.pid ?? null;
+  let stderrTail = '';
+  child.stdout.on('data', write);
+  child.stderr.on('data', (chunk: Buffer) => {
+    write(chunk);
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+  });
+
+  let timedOut = false;
+  let forced = false;
+  let graceTimer: NodeJS.Timeout | null = null;
+  const stop = (reason: 'timeout' | 'forced') => {
+    if (pid === null || graceTimer) return;
+    if (reason === 'timeout') timedOut = true;
+    else forced = true;
+    signalGroup(pid, 'SIGTERM');
+    graceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), request.killGraceMs);
+  };
+  const timeoutTimer = request.timeoutMs === null ? null : setTimeout(() => stop('timeout'), request.timeoutMs);
+
+  const result = new Promise<RunResult>((resolve) => {
+    let spawnError: Error | null = null;
+    let settled = false;
+    child.on('error', (error) => {
+      spawnError = error;
+      // Without a pid there will be no 'exit' event.
+      if (pid === null && !settled) {
+        settled = true;
+        resolve(finish({ exit_code: null, signal: null, timed_out: false, stderr_tail: null, error: `could not start /bin/sh: ${error.message}` }));
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (timeoutTimer) clearTimeout(timeoutTimer);
+      if (graceTimer) clearTimeout(graceTimer);
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve(
+          finish({
+            exit_code: code,
+            signal: forced ? null : signal,
+            timed_out: timedOut,
+            stderr_tail: lastLine(stderrTail),
+            error: spawnError ? `could not start /bin/sh: ${spawnError.message}` : forced ? 'interrupted by a forced stop' : null,
+          }),
+        );
+      };
+      const drain = setTimeout(settle, DRAIN_MS);
+      child.on('close', () => {
+        clearTimeout(drain);
+        settle();
+      });
+    });
+  });
+  return { pid, result, stop, kill: () => pid !== null && signalGroup(pid, 'SIGKILL') };
+}

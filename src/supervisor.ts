@@ -1,0 +1,241 @@
+/**
+ * `worker start`: the cluster primary. It alone talks to the store: each turn records finished
+ * runs, takes back interrupted claims and claims due jobs for idle workers in one transaction,
+ * then sends the claimed jobs to their workers. It wakes when jobs.json changes (a directory
+ * watch), when a worker reports, when the next scheduled job falls due, and on a slow poll.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config.ts';
+import { takeTurn, type Finished, type Interrupted, type Turn } from './dispatch.ts';
+import { parseDuration } from './duration.ts';
+import { QueueError } from './error.ts';
+import { ensureHome } from './home.ts';
+import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
+import { Pool, type Assignment, type Slot } from './pool.ts';
+import { selfIdentity, type ProcessIdentity } from './proc.ts';
+import { killRun, OrphanWatch, runMarkers } from './recovery.ts';
+import { registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
+import { readConfig, readJobs, transact, type StoreContext } from './store.ts';
+import { describeEvent, describeStart } from './supervisor-log.ts';
+
+/** The slow safety poll; also how often dead supervisors' jobs are looked for. */
+const POLL_MS = 1_000;
+
+export interface SupervisorOptions {
+  ctx: StoreContext;
+  count: number;
+  log: (line: string) => void;
+}
+
+type Phase = 'running' | 'draining' | 'forcing';
+
+export class Supervisor {
+  private readonly self: ProcessIdentity = selfIdentity();
+  private readonly pool: Pool;
+  private readonly orphans = new OrphanWatch();
+  private phase: Phase = 'running';
+  private signals = 0;
+  private finished: Finished[] = [];
+  private interrupted: Interrupted[] = [];
+  private released: { id: string; owner: Owner }[] = [];
+  private ticking = false;
+  private again = false;
+  private lastError = '';
+  private timers: NodeJS.Timeout[] = [];
+  private dueTimer: NodeJS.Timeout | null = null;
+  private watcher: fs.FSWatcher | null = null;
+  private done: (code: number) => void = () => {};
+  private stopping = false;
+  /** Dead workers' jobs whose processes are still being killed. */
+  private killing = 0;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.pool = new Pool(options.count, {
+      ready: () => this.wake(),
+      started: (slot, job) => this.log(`job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
+      finished: (_slot, job, message) => {
+        this.finished.push({ id: job.id, owner: job.owner, result: message.result, interrupted: message.interrupted });
+        this.wake();
+      },
+      died: (slot, job, how) => this.workerDied(slot, job, how),
+    });
+  }
+
+  private get ctx(): StoreContext {
+    return this.options.ctx;
+  }
+
+  private log(line: string): void {
+    this.options.log(`${new Date().toISOString()} ${line}`);
+  }
+
+  /** Runs until stopped; resolves with the exit status. */
+  run(): Promise<number> {
+    // A broken jobs.json or config.json is reported now, not once per poll.
+    readJobs(this.ctx, readConfig(this.ctx));
+    ensureHome(this.ctx.home);
+    removeStale(this.ctx.home);
+    registerSupervisor(this.ctx.home, { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.ctx.home.dir });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => this.onSignal(signal));
+    this.watcher = fs.watch(this.ctx.home.dir, (_event, file) => {
+      if (file === 'jobs.json') this.wake();
+    });
+    this.timers.push(setInterval(() => this.wake(), POLL_MS));
+    this.log(describeStart(this.self.pid, this.options.count, this.ctx.home.dir));
+    this.pool.start();
+    this.wake();
+    return new Promise((resolve) => (this.done = resolve));
+  }
+
+  private onSignal(signal: NodeJS.Signals): void {
+    this.signals++;
+    if (this.signals === 1) {
+      this.phase = 'draining';
+      const busy = this.pool.busy().length;
+      this.log(`${signal}: draining, no new jobs will start; waiting for ${busy} running job${busy === 1 ? '' : 's'} (signal again to force)`);
+    } else if (this.signals === 2) {
+      this.phase = 'forcing';
+      this.log(`${signal}: forcing: running jobs get SIGTERM, then SIGKILL, and go back to pending`);
+      for (const slot of this.pool.busy()) if (slot.job) this.pool.send(slot, { type: 'stop', id: slot.job.id });
+    } else {
+      this.log(`${signal}: killing running jobs now`);
+      for (const slot of this.pool.busy()) if (slot.job) this.pool.send(slot, { type: 'kill', id: slot.job.id });
+    }
+    this.wake();
+  }
+
+  private workerDied(slot: Slot, job: Assignment | null, how: string): void {
+    if (this.stopping && !job) return;
+    this.log(`worker ${slot.index} ${how}${job ? ` while running job ${job.id}` : ''}${this.phase === 'running' ? '; starting a replacement' : ''}`);
+    if (!job) return this.wake();
+    // The job's processes may outlive their worker: it runs again only once they are all gone.
+    this.killing++;
+    void killRun(job.id, job.owner, job.started_at, job.pid).then((gone) => {
+      this.killing--;
+      if (!gone) this.log(`job ${job.id}: its processes would not die; it stays processing until they do`);
+      else this.interrupted.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason: `its worker ${how}` });
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    if (this.stopping) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.turn();
+        } while (this.again);
+      } finally {
+        this.ticking = false;
+      }
+      this.finishIfDrained();
+    })();
+  }
+
+  private ownerOf(slot: Slot): Owner {
+    return { pid: this.self.pid, started: this.self.started, host: this.self.host, worker: slot.index };
+  }
+
+  private snapshot(): Job[] | null {
+    try {
+      return readJobs(this.ctx).jobs;
+    } catch (error) {
+      this.report(error);
+      return null;
+    }
+  }
+
+  private async turn(): Promise<void> {
+    let jobs = this.snapshot();
+    if (jobs === null) return;
+    this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
+    const idle = this.phase === 'running' ? this.pool.idle() : [];
+    const work = this.finished.length + this.interrupted.length + this.released.length;
+    const now = this.ctx.now();
+    if (work === 0 && !(idle.length > 0 && jobs.some((job) => isDue(job, now)))) return this.scheduleDue(jobs);
+
+    const turn: Turn = { finished: [...this.finished], interrupted: [...this.interrupted], released: [...this.released], idle: idle.map((slot) => this.ownerOf(slot)), backoffBase: 0 };
+    let outcome;
+    let config: Config;
+    try {
+      outcome = await transact(this.ctx, (doc, settings) => {
+        config = settings;
+        const result = takeTurn(doc.jobs, { ...turn, backoffBase: settings.backoff_base }, this.ctx.now());
+        doc.jobs = result.jobs;
+        return result;
+      });
+    } catch (error) {
+      return this.report(error);
+    }
+    this.lastError = '';
+    this.finished.splice(0, turn.finished.length);
+    this.interrupted.splice(0, turn.interrupted.length);
+    this.released.splice(0, turn.released.length);
+    for (const event of outcome.events) this.log(describeEvent(event, this.ctx.now()));
+    for (const job of outcome.claimed) this.dispatch(job, config!);
+    jobs = outcome.jobs;
+    this.scheduleDue(jobs);
+  }
+
+  private dispatch(job: Job, config: Config): void {
+    const owner = job.owner as Owner;
+    const slot = this.pool.slots[owner.worker - 1] as Slot;
+    const startedAt = job.started_at as string;
+    const request = {
+      id: job.id,
+      command: job.command,
+      cwd: job.cwd,
+      attempt: job.attempts + 1,
+      timeoutMs: job.timeout ? parseDuration(job.timeout) : null,
+      timeoutText: job.timeout,
+      killGraceMs: parseDuration(config.kill_grace),
+      logFile: path.join(this.ctx.home.logs, `${job.id}.log`),
+      logMaxBytes: config.log_max_bytes,
+      env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
+    };
+    if (!this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null }, request)) {
+      this.released.push({ id: job.id, owner });
+      this.again = true;
+    }
+  }
+
+  /** Wakes when the earliest scheduled or retrying job falls due. */
+  private scheduleDue(jobs: readonly Job[]): void {
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = null;
+    const next = nextDueTime(jobs);
+    if (next === null || this.phase !== 'running') return;
+    const delay = next - this.ctx.now().getTime();
+    if (delay > 0 && delay < POLL_MS) this.dueTimer = setTimeout(() => this.wake(), delay + 1);
+  }
+
+  private report(error: unknown): void {
+    const message = error instanceof QueueError ? error.message : String((error as Error)?.stack ?? error);
+    if (message !== this.lastError) this.log(`cannot update the store (will keep trying): ${message}`);
+    this.lastError = message;
+  }
+
+  private finishIfDrained(): void {
+    if (this.phase === 'running' || this.stopping || this.ticking) return;
+    if (this.pool.busy().length > 0 || this.killing > 0 || this.finished.length + this.interrupted.length + this.released.length > 0) return;
+    this.stopping = true;
+    void this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.watcher?.close();
+    await this.pool.close();
+    unregisterSupervisor(this.ctx.home, this.self.pid);
+    this.log(`supervisor ${this.self.pid} stopped`);
+    this.done(0);
+  }
+}
