@@ -177,7 +177,7 @@ export function finishJob(job: Job, result: RunResult, backoffBase: number, now:
   const error = describeResult(result, job.timeout);
   const base = { ...job, attempts, owner: null, finished_at: result.finished_at, updated_at: at };
   if (error === null) {
-    return { ...base, state: 'completed', history: [...job.history, attemptOf(result, 'completed', null, null)] };
+    return { ...base, state: 'completed', last_error: null, history: [...job.history, attemptOf(result, 'completed', null, null)] };
   }
   const outcome: Outcome = result.timed_out ? 'timed-out' : 'failed';
   const noRetry = result.exit_code !== null && job.no_retry_on.includes(result.exit_code);
