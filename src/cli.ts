@@ -8,7 +8,12 @@ import { DlqPurgeCommand } from './commands/dlq/purge.ts';
 import { DlqRetryCommand } from './commands/dlq/retry.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
 import { ListCommand } from './commands/list.ts';
+import { CancelCommand } from './commands/cancel.ts';
+import { CleanCommand } from './commands/clean.ts';
+import { LogsCommand } from './commands/logs.ts';
+import { ShowCommand } from './commands/show.ts';
 import { StatusCommand } from './commands/status.ts';
+import { WaitCommand } from './commands/wait.ts';
 import { WorkerStartCommand } from './commands/worker/start.ts';
 import { WorkerStopCommand } from './commands/worker/stop.ts';
 
@@ -19,6 +24,11 @@ export function createCli(): Cli<QueueContext> {
   for (const command of [
     EnqueueCommand,
     ListCommand,
+    ShowCommand,
+    LogsCommand,
+    WaitCommand,
+    CancelCommand,
+    CleanCommand,
     StatusCommand,
     WorkerStartCommand,
     WorkerStopCommand,

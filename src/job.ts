@@ -2,6 +2,7 @@
  * The job lifecycle as pure, synchronous functions. Time is always a parameter, so every
  * transition can be tested with a fixed clock; nothing here touches files or processes.
  */
+import { QueueError } from './error.ts';
 
 export const STATES = ['pending', 'processing', 'completed', 'failed', 'dead', 'cancelled'] as const;
 export type State = (typeof STATES)[number];
@@ -234,4 +235,15 @@ export function retryJob(job: Job, now: Date): Job {
 export function cancelJob(job: Job, now: Date): Job {
   const at = now.toISOString();
   return { ...job, state: 'cancelled', owner: null, finished_at: at, updated_at: at, last_error: job.last_error };
+}
+
+export function findJob(jobs: readonly Job[], id: string): Job {
+  const job = jobs.find((candidate) => candidate.id === id);
+  if (!job) throw new QueueError('not-found', `no job with id "${id}"; see queuectl list`);
+  return job;
+}
+
+/** Finished jobs in `states` that finished at or before `cutoff`: what `clean` and `dlq purge` remove. */
+export function expiredJobs(jobs: readonly Job[], states: readonly State[], cutoff: number): Job[] {
+  return jobs.filter((job) => states.includes(job.state) && Date.parse(job.finished_at ?? job.updated_at) <= cutoff);
 }

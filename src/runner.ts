@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunResult } from './job.ts';
+import { endMarker, startMarker } from './joblog.ts';
 
 export interface RunRequest {
   id: string;
@@ -64,12 +65,12 @@ export function runJob(request: RunRequest): Run {
     fs.writeSync(log, chunk);
     logged += bytes;
   };
-  fs.writeSync(log, `--- attempt ${request.attempt} started ${startedAt.toISOString()}: ${request.command}\n`);
+  fs.writeSync(log, startMarker(request.attempt, startedAt, request.command));
 
   const finish = (result: Omit<RunResult, 'started_at' | 'finished_at'>): RunResult => {
     const finishedAt = new Date();
     const how = result.error ?? (result.timed_out ? `timed out after ${request.timeoutText}` : result.signal ? `signal ${result.signal}` : `exit code ${result.exit_code}`);
-    fs.writeSync(log, `--- attempt ${request.attempt} ended ${finishedAt.toISOString()}: ${how} after ${finishedAt.getTime() - startedAt.getTime()}ms\n`);
+    fs.writeSync(log, endMarker(request.attempt, finishedAt, how, finishedAt.getTime() - startedAt.getTime()));
     fs.closeSync(log);
     return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result };
   };

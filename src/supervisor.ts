@@ -5,12 +5,12 @@
  * watch), when a worker reports, when the next scheduled job falls due, and on a slow poll.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Config } from './config.ts';
 import { takeTurn, type Finished, type Interrupted, type Turn } from './dispatch.ts';
 import { parseDuration } from './duration.ts';
 import { QueueError } from './error.ts';
 import { ensureHome } from './home.ts';
+import { logFile } from './joblog.ts';
 import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
@@ -196,7 +196,7 @@ export class Supervisor {
       timeoutMs: job.timeout ? parseDuration(job.timeout) : null,
       timeoutText: job.timeout,
       killGraceMs: parseDuration(config.kill_grace),
-      logFile: path.join(this.ctx.home.logs, `${job.id}.log`),
+      logFile: logFile(this.ctx.home, job.id),
       logMaxBytes: config.log_max_bytes,
       env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
     };

@@ -6,7 +6,7 @@ import { clip, renderTable } from './table.ts';
 export function relativeTime(iso: string, now: Date): string {
   const delta = Date.parse(iso) - now.getTime();
   const span = formatDuration(Math.abs(delta));
-  if (Math.abs(delta) < 1000) return 'now';
+  if (Math.abs(delta) < 50) return 'now';
   return delta > 0 ? `in ${span}` : `${span} ago`;
 }
 

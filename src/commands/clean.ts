@@ -1,0 +1,42 @@
+import { Option } from 'clipanion';
+import { parseDuration } from '../duration.ts';
+import { expiredJobs, FINISHED_STATES, type State } from '../job.ts';
+import { removeLogs } from '../joblog.ts';
+import { transact } from '../store.ts';
+import { invalid } from '../error.ts';
+import { parseState } from './list.ts';
+import { QueueCommand } from './base.ts';
+
+export class CleanCommand extends QueueCommand {
+  static override paths = [['clean']];
+  static override usage = QueueCommand.Usage({
+    description: 'delete finished jobs (completed, dead, cancelled) and their logs',
+    examples: [
+      ['Delete every finished job', '$0 clean'],
+      ['Delete jobs that finished over a day ago', '$0 clean --older-than 1d'],
+      ['Delete only completed jobs', '$0 clean --state completed'],
+    ],
+  });
+
+  olderThan = Option.String('--older-than', { description: 'only jobs finished at least this long ago, such as 7d' });
+  state = Option.String('--state', { description: 'only finished jobs in this state' });
+
+  async run() {
+    const states: readonly State[] = this.state === undefined ? FINISHED_STATES : [parseState(this.state)];
+    if (!states.every((state) => FINISHED_STATES.includes(state))) throw invalid(`--state must be a finished state: ${FINISHED_STATES.join(', ')}`);
+    const count = await removeExpired(this, states, this.olderThan);
+    this.out(`removed ${count} finished job${count === 1 ? '' : 's'}`);
+  }
+}
+
+/** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
+export async function removeExpired(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Promise<number> {
+  const age = olderThan === undefined ? 0 : parseDuration(olderThan);
+  const removed = await transact(command.store, (doc) => {
+    const doomed = new Set(expiredJobs(doc.jobs, states, command.context.now().getTime() - age).map((job) => job.id));
+    doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
+    return doomed;
+  });
+  removeLogs(command.store.home, removed);
+  return removed.size;
+}

@@ -1,0 +1,61 @@
+import { Option } from 'clipanion';
+import { formatDuration } from '../duration.ts';
+import { displayPath } from '../home.ts';
+import { findJob } from '../job.ts';
+import { canonicalJob } from '../jobfile.ts';
+import { logFile } from '../joblog.ts';
+import { readJobs } from '../store.ts';
+import { renderTable } from '../table.ts';
+import { relativeTime } from '../view.ts';
+import { QueueCommand } from './base.ts';
+
+export class ShowCommand extends QueueCommand {
+  static override paths = [['show']];
+  static override usage = QueueCommand.Usage({
+    description: 'show everything about one job, with its attempt history',
+    examples: [
+      ['Show a job', '$0 show job1'],
+      ['The job object as JSON', '$0 show job1 --json'],
+    ],
+  });
+
+  id = Option.String();
+  asJson = Option.Boolean('--json', false, { description: 'print the job object as JSON' });
+
+  async run() {
+    const job = findJob(readJobs(this.store).jobs, this.id);
+    if (this.asJson) return this.json(canonicalJob(job));
+    const now = this.context.now();
+    const when = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');
+    const fields: [string, string][] = [
+      ['id', job.id],
+      ['state', job.state],
+      ['command', job.command],
+      ['cwd', job.cwd],
+      ['attempts', `${job.attempts} of ${job.max_retries}${job.recoveries ? `, interrupted ${job.recoveries} time${job.recoveries === 1 ? '' : 's'}` : ''}`],
+      ['priority', String(job.priority)],
+      ['timeout', job.timeout ?? 'none'],
+      ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
+      ['created', when(job.created_at)],
+      [job.state === 'pending' || job.state === 'failed' ? 'due' : 'run at', when(job.run_at)],
+      ['started', when(job.started_at)],
+      ['finished', when(job.finished_at)],
+      ['last error', job.last_error ?? '-'],
+      ['running on', job.owner ? `supervisor ${job.owner.pid} on ${job.owner.host}, worker ${job.owner.worker}` : '-'],
+      ['log', displayPath(logFile(this.store.home, job.id), this.context.cwd)],
+    ];
+    const width = Math.max(...fields.map(([name]) => name.length));
+    this.out(fields.map(([name, value]) => `${`${name}:`.padEnd(width + 2)}${value}`).join('\n'));
+    if (job.history.length === 0) return this.out('\nno attempts yet');
+    const rows = job.history.map((attempt, index) => [
+      String(index + 1),
+      attempt.started_at,
+      formatDuration(attempt.duration_ms),
+      attempt.outcome,
+      attempt.exit_code === null ? (attempt.signal ?? '-') : String(attempt.exit_code),
+      attempt.retry_at ? `retry ${relativeTime(attempt.retry_at, now)}` : '',
+      attempt.error ?? '',
+    ]);
+    this.context.stdout.write(`\n${renderTable(['RUN', 'STARTED', 'TOOK', 'OUTCOME', 'EXIT', 'NEXT', 'ERROR'], rows)}`);
+  }
+}
