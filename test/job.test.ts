@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backoffSeconds, byPriority, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, retryJob, type RunResult } from '../src/job.ts';
+import { computeMetrics } from '../src/metrics.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const owner = { pid: 100, started: '5', host: 'h', worker: 1 };
@@ -159,3 +160,33 @@ pick('takes higher priority first, then creation order, only due jobs', () => {
 });
 
 pick.run();
+
+// ---
+
+const metrics = suite('computeMetrics');
+
+metrics('counts completed and failed attempts per window, with mean and p95 durations', () => {
+  const attempt = (finishedSecondsAgo: number, outcome: 'completed' | 'failed', duration_ms: number) => ({
+    started_at: at(3600 - finishedSecondsAgo).toISOString(),
+    finished_at: at(3600 - finishedSecondsAgo).toISOString(),
+    duration_ms,
+    outcome,
+    exit_code: outcome === 'completed' ? 0 : 1,
+    signal: null,
+    error: null,
+    retry_at: null,
+  });
+  const jobs = [
+    job({ id: 'a', history: [attempt(10, 'failed', 100), attempt(5, 'completed', 200)] }),
+    job({ id: 'b', history: [attempt(120, 'completed', 300)] }),
+    job({ id: 'c', history: [attempt(7200, 'completed', 9999)] }),
+  ];
+  const figures = computeMetrics(jobs, at(3600));
+  assert.equal(figures.last_minute, { completed: 1, failed: 1 });
+  assert.equal(figures.last_hour, { completed: 2, failed: 1 });
+  assert.is(figures.mean_duration_ms, 200);
+  assert.is(figures.p95_duration_ms, 300);
+  assert.is(computeMetrics([], at(0)).mean_duration_ms, null);
+});
+
+metrics.run();

@@ -1,4 +1,8 @@
 import { Option } from 'clipanion';
+import { formatDuration } from '../duration.ts';
+import { invalid } from '../error.ts';
+import { computeMetrics } from '../metrics.ts';
+import { changeOrTimeout } from '../watch.ts';
 import { STATES, type State } from '../job.ts';
 import { liveSupervisors } from '../registry.ts';
 import { readJobs } from '../store.ts';
@@ -13,14 +17,30 @@ export class StatusCommand extends QueueCommand {
     examples: [
       ['Show the queue at a glance', '$0 status'],
       ['The same as one JSON document', '$0 status --json'],
+      ['Keep it on screen, redrawn as jobs move', '$0 status --watch'],
     ],
   });
 
   asJson = Option.Boolean('--json', false, { description: 'print one JSON document' });
+  watch = Option.Boolean('--watch,-w', false, { description: 'redraw every second until Ctrl+C' });
 
   async run() {
+    if (this.watch && this.asJson) throw invalid('give --watch or --json, not both');
+    if (!this.watch) return this.render();
+    const clear = '\x1b[H\x1b[2J';
+    let stop = false;
+    process.once('SIGINT', () => (stop = true));
+    while (!stop) {
+      this.context.stdout.write(clear);
+      await this.render();
+      await changeOrTimeout([this.store.home.dir], 1000);
+    }
+  }
+
+  private async render() {
     const { jobs } = readJobs(this.store);
     const now = this.context.now();
+    const metrics = computeMetrics(jobs, now);
     const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
     for (const job of jobs) counts[job.state]++;
     const running = jobs.filter((job) => job.state === 'processing' && job.owner);
@@ -35,10 +55,12 @@ export class StatusCommand extends QueueCommand {
     }));
     const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
     if (this.asJson) {
-      return this.json({ total: jobs.length, counts, next_due_at: next, supervisors, busy_workers: running.length });
+      return this.json({ total: jobs.length, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${jobs.length}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
+    const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
+    this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
     if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
       this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);
