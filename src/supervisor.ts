@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import { takeTurn, type Finished, type Interrupted, type Turn } from './dispatch.ts';
 import { parseDuration } from './duration.ts';
 import { QueueError } from './error.ts';
+import { failpoint } from './failpoint.ts';
 import { ensureHome } from './home.ts';
 import { logFile } from './joblog.ts';
 import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
@@ -174,6 +175,7 @@ export class Supervisor {
     } catch (error) {
       return this.report(error);
     }
+    failpoint('after-turn-commit');
     this.lastError = '';
     this.finished.splice(0, turn.finished.length);
     this.interrupted.splice(0, turn.interrupted.length);

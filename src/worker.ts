@@ -3,6 +3,7 @@
  * terminal signals (Ctrl+C reaches the whole foreground group; the supervisor decides what
  * happens), and if the supervisor goes away it kills its job, whose result nobody could record.
  */
+import { failpoint } from './failpoint.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { runJob, type Run } from './runner.ts';
 
@@ -14,10 +15,12 @@ export function startWorker(): void {
   process.on('message', (message: ToWorker) => {
     if (message.type === 'run') {
       if (current) throw new Error(`worker asked to run ${message.request.id} while running ${current.id}`);
+      failpoint('worker-before-spawn');
       const run = runJob(message.request);
       const job = { id: message.request.id, run, forced: false };
       current = job;
       send({ type: 'started', id: job.id, pid: run.pid });
+      failpoint('worker-after-spawn');
       void run.result.then((result) => {
         current = null;
         send({ type: 'finished', id: job.id, result, interrupted: job.forced });
