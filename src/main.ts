@@ -6,7 +6,10 @@ import type { QueueContext } from './commands/base.ts';
 async function main(argv: string[]): Promise<number> {
   const cli = createCli();
   const context: QueueContext = {
-    stdin: process.stdin,
+    // process.stdin is created on first access, which costs start-up time: only `enqueue -` reads it.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
