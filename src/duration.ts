@@ -13,6 +13,8 @@ export function parseDuration(text: string): number {
 
 export function formatDuration(milliseconds: number): string {
   if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;
-  if (milliseconds < 60_000) return `${(milliseconds / 1000).toFixed(milliseconds < 10_000 ? 2 : 1)}s`;
-  return ms(Math.round(milliseconds), { long: false });
+  if (milliseconds < 59_950) return `${(milliseconds / 1000).toFixed(milliseconds < 9_995 ? 2 : 1)}s`;
+  // ms rounds within one unit, so 59.7 minutes reads "60m"; reading that back and formatting it
+  // again carries into the next unit: "1h".
+  return ms(ms(ms(Math.round(milliseconds)) as ms.StringValue));
 }

@@ -66,13 +66,34 @@ function stringField(spec: Spec, key: SpecKey): string | undefined {
   return value;
 }
 
+function durationField(key: SpecKey, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw invalid(`${key}: ${(error as Error).message}`);
+  }
+}
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+
+/** Milliseconds since the epoch, or NaN. Date.parse alone would roll 2030-02-30 over to March 2. */
+function parseIsoTime(text: string): number {
+  const match = ISO_TIME.exec(text.trim());
+  if (!match) return Number.NaN;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0));
+  const calendar = new Date(0);
+  calendar.setUTCFullYear(year, month - 1, day);
+  const real = calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+  return real ? Date.parse(text.trim()) : Number.NaN;
+}
+
 function runAt(spec: Spec, now: Date): Date {
   const at = stringField(spec, 'run_at');
   const delay = stringField(spec, 'delay');
   if (at !== undefined && delay !== undefined) throw invalid('give run_at or delay, not both');
-  if (delay !== undefined) return new Date(now.getTime() + parseDuration(delay));
+  if (delay !== undefined) return new Date(now.getTime() + durationField('delay', delay));
   if (at === undefined) return now;
-  const time = /^\d{4}-\d{2}-\d{2}/.test(at) ? Date.parse(at) : Number.NaN;
+  const time = parseIsoTime(at);
   if (Number.isNaN(time)) throw invalid(`run_at must be an ISO 8601 time such as 2030-01-01T09:00:00Z, got ${JSON.stringify(at)}`);
   return new Date(time);
 }
@@ -89,7 +110,7 @@ export function jobFromSpec(spec: Spec, ctx: SpecContext): NewJob {
   const id = stringField(spec, 'id') ?? generateId();
   if (!ID_PATTERN.test(id)) throw invalid(`invalid id ${JSON.stringify(id)}: use letters, digits and . _ : @ + - (at most 128, starting with a letter or digit)`);
   const timeout = stringField(spec, 'timeout') ?? defaultTimeout(ctx.config);
-  if (timeout !== null) parseDuration(timeout);
+  if (timeout !== null) durationField('timeout', timeout);
   let noRetryOn = ctx.config.no_retry_on;
   if (spec.no_retry_on !== undefined) {
     try {

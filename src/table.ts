@@ -12,5 +12,5 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 /** Cuts a value to one line of at most `width` characters. */
 export function clip(text: string, width: number): string {
   const flat = text.replace(/\s*\n\s*/g, ' ');
-  return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
+  return flat.length <= width ? flat : `${flat.slice(0, width - 1).trimEnd()}…`;
 }

@@ -36,10 +36,10 @@ export function startWorker(): void {
     }
   });
 
-  process.on('disconnect', () => {
-    current?.run.kill();
-    process.exit(0);
-  });
+  // When the supervisor dies, cluster's own 'disconnect' handler calls process.exit() before
+  // ours could run; 'exit' handlers still run, synchronously, and a kill is synchronous.
+  process.on('exit', () => current?.run.kill());
+  process.on('disconnect', () => process.exit(0));
 
   send({ type: 'ready' });
 }

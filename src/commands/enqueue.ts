@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import { Option } from 'clipanion';
 import { QueueError, invalid } from '../error.ts';
-import { createJob, type NewJob } from '../job.ts';
+import { createJob, type Job, type NewJob } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
-import { readConfig, transact } from '../store.ts';
-import { commandFromWords, jobFromSpec, parseSpecJson, type Spec } from '../spec.ts';
+import { readConfig, readJobs, transact } from '../store.ts';
+import { commandFromWords, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../spec.ts';
 import { QueueCommand } from './base.ts';
 
 export class EnqueueCommand extends QueueCommand {
@@ -61,7 +61,8 @@ export class EnqueueCommand extends QueueCommand {
     try {
       return fs.readFileSync(this.file as string, 'utf8');
     } catch (error) {
-      throw invalid(`cannot read ${this.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw invalid(`cannot read ${this.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
     }
   }
 
@@ -83,7 +84,8 @@ export class EnqueueCommand extends QueueCommand {
       if (Object.keys(this.flagSpec()).length > 0) throw invalid('give options inside the JSON spec, not as flags, when enqueueing JSON');
       return [{ spec, where: 'job spec' }];
     }
-    if (!separated) throw invalid(`put the command after --, as in: queuectl enqueue -- ${commandFromWords(this.words)}`);
+    // The hint is quoted for the shell it will be pasted into: `enqueue 'a && b'` must not suggest `-- a && b`.
+    if (!separated) throw invalid(`put the command after --, as in: queuectl enqueue -- ${this.words.map(shellQuote).join(' ')}`);
     return [{ spec: { ...this.flagSpec(), command: commandFromWords(this.words) }, where: 'job' }];
   }
 
@@ -91,25 +93,34 @@ export class EnqueueCommand extends QueueCommand {
     const entries = await this.specs();
     const config = readConfig(this.store);
     const now = this.context.now();
+    // With --file, every message names the line it is about.
+    const prefix = (where: string) => (this.file === undefined ? '' : `${where}: `);
+    const wheres = new Map<string, string>();
     const jobs: NewJob[] = entries.map(({ spec, where }) => {
+      let job: NewJob;
       try {
-        return jobFromSpec(spec, { config, cwd: this.context.cwd, now });
+        job = jobFromSpec(spec, { config, cwd: this.context.cwd, now });
       } catch (error) {
-        if (error instanceof QueueError && entries.length > 1) throw new QueueError(error.code, `${where}: ${error.message}`);
+        if (error instanceof QueueError) throw new QueueError(error.code, `${prefix(where)}${error.message}`);
         throw error;
       }
+      const first = wheres.get(job.id);
+      if (first !== undefined) throw new QueueError('conflict', `${where}: id "${job.id}" is also on ${first}; every job needs its own id`);
+      wheres.set(job.id, where);
+      return job;
     });
-    const seen = new Set<string>();
-    for (const job of jobs) {
-      if (seen.has(job.id)) throw new QueueError('conflict', `id "${job.id}" appears twice in the input; every job needs its own id`);
-      seen.add(job.id);
-    }
-    const created = await transact(this.store, (doc) => {
-      const existing = new Map(doc.jobs.map((job) => [job.id, job]));
+    const refuseTaken = (existing: readonly Job[]) => {
+      const byId = new Map(existing.map((job) => [job.id, job]));
       for (const job of jobs) {
-        const other = existing.get(job.id);
-        if (other) throw new QueueError('conflict', `a job with id "${job.id}" already exists (${other.state}); choose another id`);
+        const other = byId.get(job.id);
+        if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
       }
+    };
+    // A lock-free look first: a taken id or a damaged jobs.json is refused before the store is
+    // created or locked. The check is repeated under the lock, where it counts.
+    refuseTaken(readJobs(this.store, config).jobs);
+    const created = await transact(this.store, (doc) => {
+      refuseTaken(doc.jobs);
       const added = jobs.map((job) => createJob(job, now));
       doc.jobs.push(...added);
       return added;

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { formatSetting, parseSetting, resolveKey, withSetting } from '../../config.ts';
-import { updateConfig } from '../../store.ts';
+import { readConfig, updateConfig } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ConfigSetCommand extends QueueCommand {
@@ -24,7 +24,10 @@ export class ConfigSetCommand extends QueueCommand {
 
   async run() {
     const key = resolveKey(this.key);
-    const value = parseSetting(key, this.value, key);
+    const value = parseSetting(key, this.value, 'config set');
+    // A lock-free look at config.json first (without the environment, which set does not
+    // change): a damaged file is refused before the store is created or locked.
+    readConfig({ ...this.store, env: {} });
     await updateConfig(this.store, (config) => ({ config: withSetting(config, key, value), result: undefined }));
     const override = this.context.env[`QUEUECTL_${key.toUpperCase()}`];
     this.out(`${key} = ${formatSetting(value)}`);

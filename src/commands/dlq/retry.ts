@@ -1,8 +1,18 @@
 import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../error.ts';
-import { retryJob } from '../../job.ts';
-import { transact } from '../../store.ts';
+import { findJob, retryJob, type Job } from '../../job.ts';
+import { readJobs, transact } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
+
+/** The ids to retry: every dead job, or the given ids, each of which must name a dead job. */
+function deadIds(jobs: readonly Job[], ids: readonly string[] | 'all'): string[] {
+  if (ids === 'all') return jobs.filter((job) => job.state === 'dead').map((job) => job.id);
+  for (const id of ids) {
+    const job = findJob(jobs, id);
+    if (job.state !== 'dead') throw new QueueError('conflict', `job "${id}" is ${job.state}, not dead; only dead jobs can be retried`);
+  }
+  return [...new Set(ids)];
+}
 
 export class DlqRetryCommand extends QueueCommand {
   static override paths = [['dlq', 'retry']];
@@ -24,17 +34,15 @@ export class DlqRetryCommand extends QueueCommand {
 
   async run() {
     if (this.all === (this.ids.length > 0)) throw invalid('give the ids of dead jobs to retry, or --all');
+    const wanted = this.all ? 'all' : this.ids;
+    // A lock-free look first: a wrong id, or nothing to retry, neither creates nor locks the store.
+    // The check is repeated under the lock, where it counts.
+    if (deadIds(readJobs(this.store).jobs, wanted).length === 0) return this.out('the dead letter queue is empty: nothing to retry');
     const retried = await transact(this.store, (doc) => {
+      const ids = new Set(deadIds(doc.jobs, wanted));
       const now = this.context.now();
-      const wanted = this.all ? doc.jobs.filter((job) => job.state === 'dead').map((job) => job.id) : this.ids;
-      for (const id of wanted) {
-        const job = doc.jobs.find((candidate) => candidate.id === id);
-        if (!job) throw new QueueError('not-found', `no job with id "${id}"`);
-        if (job.state !== 'dead') throw new QueueError('conflict', `job "${id}" is ${job.state}, not dead; only dead jobs can be retried`);
-      }
-      const set = new Set(wanted);
-      doc.jobs = doc.jobs.map((job) => (set.has(job.id) ? retryJob(job, now) : job));
-      return wanted;
+      doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? retryJob(job, now) : job));
+      return [...ids];
     });
     this.out(retried.length === 0 ? 'the dead letter queue is empty: nothing to retry' : retried.map((id) => `retrying ${id}`).join('\n'));
   }

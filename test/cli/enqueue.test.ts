@@ -1,0 +1,161 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { accepts, inTemp, readJobs, rejects } from './support/fixture.ts';
+
+const spec = suite('enqueue a JSON spec');
+
+spec('creates a pending job with the given fields and prints its id', inTemp((cwd) => {
+  const before = Date.now();
+  const { stdout } = accepts(['enqueue', '{"id":"job1","command":"sleep 2","max_retries":5,"priority":7}'], { cwd });
+  assert.is(stdout, 'job1\n');
+  const [job, ...rest] = readJobs(cwd);
+  assert.is(rest.length, 0);
+  assert.is(job?.id, 'job1');
+  assert.is(job?.command, 'sleep 2');
+  assert.is(job?.state, 'pending');
+  assert.is(job?.attempts, 0);
+  assert.is(job?.max_retries, 5);
+  assert.is(job?.priority, 7);
+  assert.is(job?.last_error, null);
+  assert.equal(job?.history, []);
+  const created = Date.parse(job?.created_at ?? '');
+  assert.ok(created >= before - 1000 && created <= Date.now(), 'created_at is now');
+  assert.is(job?.run_at, job?.created_at, 'due at once');
+}));
+
+spec('records the directory it was enqueued from, even when the store lives elsewhere', inTemp((cwd) => {
+  const sub = path.join(cwd, 'project', 'sub');
+  fs.mkdirSync(sub, { recursive: true });
+  accepts(['enqueue', '{"id":"here","command":"pwd"}'], { cwd: sub, env: { QUEUECTL_HOME: path.join(cwd, '.queuectl') } });
+  accepts(['enqueue', '{"id":"there","command":"pwd","cwd":"project"}'], { cwd });
+  const [here, there] = readJobs(cwd);
+  assert.is(here?.cwd, sub);
+  assert.is(there?.cwd, path.join(cwd, 'project'), 'a relative cwd in the spec is resolved from where queuectl runs');
+  assert.not.ok(fs.existsSync(path.join(sub, '.queuectl')), 'QUEUECTL_HOME decides where the store is');
+}));
+
+spec('generates a distinct id when none is given', inTemp((cwd) => {
+  const ids = [1, 2, 3].map(() => accepts(['enqueue', '{"command":"true"}'], { cwd }).stdout.trim());
+  for (const id of ids) assert.match(id, /^[a-z0-9]{10}$/);
+  assert.is(new Set(ids).size, 3);
+  assert.equal(readJobs(cwd).map((job) => job.id), ids, 'the printed ids are the stored ones, in order');
+}));
+
+spec.run();
+
+// ---
+
+const words = suite('enqueue -- CMD ARGS');
+
+words('runs a single word verbatim as a shell command line', inTemp((cwd) => {
+  const id = accepts(['enqueue', '--', 'echo "a b" | tr a-z A-Z > out.txt && ls'], { cwd }).stdout.trim();
+  const [job] = readJobs(cwd);
+  assert.is(job?.id, id);
+  assert.is(job?.command, 'echo "a b" | tr a-z A-Z > out.txt && ls');
+}));
+
+words('quotes several words so that sh gets exactly those words back', inTemp((cwd) => {
+  const args = ['printf', '%s|', 'a b', "it's", '$HOME', '*', ''];
+  accepts(['enqueue', '--id', 'echo', '--', 'echo', 'a b'], { cwd });
+  accepts(['enqueue', '--id', 'tricky', '--', ...args], { cwd });
+  const [echo, tricky] = readJobs(cwd);
+  assert.is(echo?.command, "echo 'a b'");
+  const ran = spawnSync('sh', ['-c', tricky?.command ?? ''], { cwd, encoding: 'utf8' });
+  assert.is(ran.stdout, 'a b|it\'s|$HOME|*||', `sh -c ${tricky?.command}`);
+}));
+
+words('takes every option flag onto the job', inTemp((cwd) => {
+  const result = accepts(['enqueue', '--id', 'flags', '--max-retries', '5', '--priority=-3', '--delay', '10s', '--timeout', '5m', '--no-retry-on', '127,2', '--', 'true'], { cwd });
+  assert.is(result.stdout, 'flags\n');
+  const [job] = readJobs(cwd);
+  assert.is(job?.max_retries, 5);
+  assert.is(job?.priority, -3);
+  assert.is(job?.timeout, '5m');
+  assert.equal(job?.no_retry_on, [2, 127]);
+  assert.is(Date.parse(job?.run_at ?? '') - Date.parse(job?.created_at ?? ''), 10_000, '--delay 10s: due ten seconds after creation');
+}));
+
+words('--run-at sets the due time, in UTC', inTemp((cwd) => {
+  accepts(['enqueue', '--run-at', '2030-01-01T09:00:00+02:00', '--', 'true'], { cwd });
+  assert.is(readJobs(cwd)[0]?.run_at, '2030-01-01T07:00:00.000Z');
+}));
+
+words('--max-retries 0 means one run and no retry', inTemp((cwd) => {
+  accepts(['enqueue', '--max-retries', '0', '--', 'true'], { cwd });
+  assert.is(readJobs(cwd)[0]?.max_retries, 0);
+}));
+
+words.run();
+
+// ---
+
+const file = suite('enqueue --file');
+
+file('adds one job per JSON line, skipping blank lines, and prints their ids', inTemp((cwd) => {
+  fs.writeFileSync(path.join(cwd, 'jobs.jsonl'), '{"id":"a","command":"echo a"}\n\n{"id":"b","command":"echo b","priority":2}\n');
+  assert.is(accepts(['enqueue', '--file', 'jobs.jsonl'], { cwd }).stdout, 'a\nb\n');
+  const jobs = readJobs(cwd);
+  assert.equal(jobs.map((job) => [job.id, job.command, job.priority, job.state]), [['a', 'echo a', 0, 'pending'], ['b', 'echo b', 2, 'pending']]);
+}));
+
+file('reads stdin for -, and flags are defaults for every line', inTemp((cwd) => {
+  const input = '{"id":"c","command":"true"}\n{"id":"d","command":"true","max_retries":1}';
+  const { stdout } = accepts(['enqueue', '--file', '-', '--max-retries', '9', '--json'], { cwd, input });
+  const printed = JSON.parse(stdout) as { id: string; max_retries: number }[];
+  assert.equal(printed.map((job) => [job.id, job.max_retries]), [['c', 9], ['d', 1]]);
+  assert.equal(readJobs(cwd), printed, '--json prints the jobs as stored');
+}));
+
+file('adds nothing when one line is bad, and names that line', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'old', '--', 'true'], { cwd });
+  fs.writeFileSync(path.join(cwd, 'jobs.jsonl'), '{"id":"a","command":"true"}\n{"id":"b","command":"true","max_retries":-2}\n');
+  rejects(['enqueue', '--file', 'jobs.jsonl'], { cwd }, { status: 2, message: /jobs\.jsonl line 2: max_retries must be a whole number/ });
+  rejects(['enqueue', '--file', '-'], { cwd, input: '{"id":"a","command":"true"}\n\n{oops\n' }, { status: 2, message: /stdin line 3: invalid JSON/ });
+  rejects(['enqueue', '--file', '-'], { cwd, input: '{"id":"a","command":"true"}\n{"id":"old","command":"true"}\n' }, { status: 4, message: /stdin line 2: a job with id "old" already exists/ });
+  rejects(['enqueue', '--file', '-'], { cwd, input: '{"id":"a","command":"true"}\n{"id":"a","command":"true"}\n' }, { status: 4, message: /stdin line 2: id "a" is also on stdin line 1/ });
+  rejects(['enqueue', '--file', '-'], { cwd, input: '\n\n' }, { status: 2, message: /stdin holds no job specs/ });
+  rejects(['enqueue', '--file', 'missing.jsonl'], { cwd }, { status: 2, message: /cannot read missing\.jsonl: no such file/ });
+  assert.equal(readJobs(cwd).map((job) => job.id), ['old']);
+}));
+
+file.run();
+
+// ---
+
+const json = suite('enqueue --json');
+
+json('prints exactly one JSON document, the job as stored, and nothing else', inTemp((cwd) => {
+  const { stdout } = accepts(['enqueue', '--json', '--id', 'j', '--', 'echo', 'hi'], { cwd });
+  assert.ok(stdout.endsWith('}\n'));
+  const printed = JSON.parse(stdout);
+  assert.equal(printed, readJobs(cwd)[0]);
+  assert.is(printed.command, 'echo hi');
+}));
+
+json.run();
+
+// ---
+
+const defaults = suite('enqueue defaults');
+
+defaults('max_retries comes from config, and QUEUECTL_MAX_RETRIES overrides it', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'builtin', '--', 'true'], { cwd });
+  accepts(['config', 'set', 'max-retries', '5'], { cwd });
+  accepts(['enqueue', '--id', 'configured', '--', 'true'], { cwd });
+  accepts(['enqueue', '--id', 'env', '--', 'true'], { cwd, env: { QUEUECTL_MAX_RETRIES: '7' } });
+  accepts(['enqueue', '--id', 'explicit', '--max-retries', '1', '--', 'true'], { cwd, env: { QUEUECTL_MAX_RETRIES: '7' } });
+  assert.equal(readJobs(cwd).map((job) => [job.id, job.max_retries]), [['builtin', 3], ['configured', 5], ['env', 7], ['explicit', 1]]);
+}));
+
+defaults('priority 0, no timeout, no exit codes exempt from retry', inTemp((cwd) => {
+  accepts(['enqueue', '--', 'true'], { cwd });
+  const [job] = readJobs(cwd);
+  assert.is(job?.priority, 0);
+  assert.is(job?.timeout, null);
+  assert.equal(job?.no_retry_on, []);
+}));
+
+defaults.run();

@@ -1,0 +1,42 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { accepts, inTemp, tree } from './support/fixture.ts';
+
+const COMMANDS = [
+  'enqueue', 'list', 'show', 'logs', 'wait', 'cancel', 'clean', 'status',
+  'worker start', 'worker stop',
+  'dlq list', 'dlq retry', 'dlq purge',
+  'config get', 'config set', 'config list',
+];
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// ---
+
+const help = suite('--help');
+
+help('lists every command with its description, and touches nothing', inTemp((cwd) => {
+  const { stdout } = accepts(['--help'], { cwd });
+  for (const command of COMMANDS) {
+    assert.match(stdout, new RegExp(`^  queuectl ${escape(command)}\\b.*\\n    \\S`, 'm'), `--help lists ${command} with a description`);
+  }
+  assert.equal(tree(cwd), { files: {}, dirs: [] });
+}));
+
+help('is what a bare queuectl prints', inTemp((cwd) => {
+  assert.is(accepts([], { cwd }).stdout, accepts(['--help'], { cwd }).stdout);
+}));
+
+for (const command of COMMANDS) {
+  help(`of ${command} shows its usage, options and examples`, inTemp((cwd) => {
+    const { stdout } = accepts([...command.split(' '), '--help'], { cwd });
+    assert.match(stdout, /^[A-Z]/, 'starts with the description');
+    assert.match(stdout, new RegExp(`^Usage\\n\\n\\$ queuectl ${escape(command)}\\b`, 'm'));
+    const examples = stdout.split(/^Examples$/m)[1];
+    assert.ok(examples, `${command} --help has an Examples section`);
+    assert.match(examples, new RegExp(`^  \\$ queuectl ${escape(command)}\\b`, 'm'), 'an example runs the command itself');
+    assert.equal(tree(cwd), { files: {}, dirs: [] }, 'help creates no store');
+  }));
+}
+
+help.run();

@@ -1,0 +1,104 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Job } from '../../src/job.ts';
+import { job } from '../support/factory.ts';
+import { accepts, deadJob, inTemp, readJobs, tree, writeJobs } from './support/fixture.ts';
+
+/** Enqueues one job per priority, in this order, with one CLI call. */
+function enqueuePriorities(cwd: string, jobs: [id: string, priority: number][]): void {
+  const input = jobs.map(([id, priority]) => JSON.stringify({ id, command: `echo ${id}`, priority })).join('\n');
+  accepts(['enqueue', '--file', '-'], { cwd, input });
+}
+
+function listJson(cwd: string, args: string[] = []): Job[] {
+  const { stdout } = accepts(['list', '--json', ...args], { cwd });
+  const parsed = JSON.parse(stdout);
+  assert.ok(Array.isArray(parsed), 'list --json prints an array');
+  return parsed as Job[];
+}
+
+const ids = (jobs: readonly Job[]) => jobs.map((entry) => entry.id);
+
+function seedStates(cwd: string): void {
+  writeJobs(cwd, [
+    job({ id: 'p1', cwd }),
+    job({ id: 'c1', state: 'completed', attempts: 1, cwd }),
+    deadJob('d1', 60_000, { cwd }),
+    job({ id: 'p2', priority: 3, cwd }),
+    job({ id: 'f1', state: 'failed', attempts: 1, last_error: 'exit code 1', cwd }),
+    deadJob('d2', 60_000, { cwd }),
+  ]);
+}
+
+// ---
+
+const json = suite('list --json');
+
+json('prints one JSON array of the stored job objects and nothing else', inTemp((cwd) => {
+  enqueuePriorities(cwd, [['a', 0], ['b', 0]]);
+  const listed = listJson(cwd);
+  assert.equal(listed, readJobs(cwd), 'every field, as stored');
+}));
+
+json('prints [] for an empty queue, and creates no store', inTemp((cwd) => {
+  assert.is(accepts(['list', '--json'], { cwd }).stdout, '[]\n');
+  assert.is(accepts(['list'], { cwd }).stdout, 'no jobs\n');
+  assert.equal(tree(cwd), { files: {}, dirs: [] });
+}));
+
+json.run();
+
+// ---
+
+const order = suite('list order');
+
+order('puts higher priority first, then creation order', inTemp((cwd) => {
+  enqueuePriorities(cwd, [['low', 0], ['high', 5], ['minus', -2], ['mid', 1], ['high2', 5], ['low2', 0]]);
+  assert.equal(ids(listJson(cwd)), ['high', 'high2', 'mid', 'low', 'low2', 'minus']);
+}));
+
+order.run();
+
+// ---
+
+const filter = suite('list --state and --limit');
+
+filter('--state shows only jobs in that state', inTemp((cwd) => {
+  seedStates(cwd);
+  assert.equal(ids(listJson(cwd, ['--state', 'dead'])), ['d1', 'd2']);
+  assert.equal(ids(listJson(cwd, ['-s', 'pending'])), ['p2', 'p1']);
+  assert.equal(listJson(cwd, ['--state', 'processing']), []);
+  assert.is(accepts(['list', '--state', 'cancelled'], { cwd }).stdout, 'no cancelled jobs\n');
+}));
+
+filter('--limit keeps the first N in list order, after the state filter', inTemp((cwd) => {
+  seedStates(cwd);
+  assert.equal(ids(listJson(cwd, ['--limit', '2'])), ['p2', 'p1']);
+  assert.equal(ids(listJson(cwd, ['--state', 'dead', '-n', '1'])), ['d1']);
+  assert.equal(ids(listJson(cwd, ['--limit', '100'])).length, 6);
+}));
+
+filter.run();
+
+// ---
+
+const table = suite('list as a table');
+
+table('shows one aligned row per job with attempts, priority, when and last error', inTemp((cwd) => {
+  seedStates(cwd);
+  accepts(['enqueue', '--id', 'later', '--delay', '10m', '--priority', '9', '--', 'echo', 'a long command line that will not fit in its column at all'], { cwd });
+  const lines = accepts(['list'], { cwd }).stdout.trimEnd().split('\n');
+  const header = lines[0] ?? '';
+  assert.match(header, /^ID\s+STATE\s+ATTEMPTS\s+PRIORITY\s+WHEN\s+COMMAND\s+LAST ERROR$/);
+  assert.equal(lines.slice(1).map((line) => line.split(/\s+/)[0]), ['later', 'p2', 'p1', 'c1', 'd1', 'f1', 'd2']);
+  const rows = Object.fromEntries(lines.slice(1).map((line) => [line.split(/\s+/)[0], line]));
+  for (const column of ['STATE', 'ATTEMPTS', 'PRIORITY', 'WHEN', 'COMMAND']) {
+    const start = header.indexOf(column);
+    for (const line of lines.slice(1)) assert.match(line.slice(start - 2, start), /^ {2}$/, `${column} is aligned in: ${line}`);
+  }
+  assert.match(rows.later ?? '', /^later\s+pending\s+0\/3\s+9\s+due in 10m\s+echo 'a long command line that will not fit in…$/);
+  assert.match(rows.d1 ?? '', /^d1\s+dead\s+3\/3\s+0\s+\S+ ago\s+false\s+exit code 1$/);
+  assert.match(rows.f1 ?? '', /^f1\s+failed\s+1\/3\s+/);
+}));
+
+table.run();

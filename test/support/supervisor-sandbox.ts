@@ -1,0 +1,190 @@
+/**
+ * One end-to-end scenario's world: a fresh temp directory used as cwd (so the store is
+ * <tmp>/.queuectl), the built CLI run inside it, the supervisors it started, and a cleanup that
+ * leaves nothing running even when the test failed. Every process it starts carries
+ * E2E_SANDBOX=<dir> in its environment, inherited by workers and jobs (even orphaned ones), so
+ * the cleanup finds them all without knowing who spawned whom.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Test } from 'uvu';
+import type { Job } from '../../src/job.ts';
+import { cleanEnv, queuectl, readJobsFile, type Result } from './cli.ts';
+import { isAlive, processesWithEnv, RunWatch, startSupervisor, SupervisorProcess, trySignal } from './supervisor-proc.ts';
+import { tempDir } from './tmp.ts';
+import { waitFor } from './wait.ts';
+
+/** Sandboxes not yet closed: if the test process exits early, their processes die with it. */
+const unclosed = new Set<Sandbox>();
+process.on('exit', () => {
+  for (const sandbox of unclosed) sandbox.killAll();
+});
+
+export class Sandbox {
+  readonly dir: string;
+  readonly home: string;
+  private readonly removeDir: () => void;
+  readonly supervisors: SupervisorProcess[] = [];
+  private readonly others: ChildProcess[] = [];
+  private readonly watches: RunWatch[] = [];
+
+  constructor() {
+    const { dir, cleanup } = tempDir('queuectl-e2e-');
+    this.dir = fs.realpathSync(dir);
+    this.home = path.join(this.dir, '.queuectl');
+    this.removeDir = cleanup;
+    unclosed.add(this);
+  }
+
+  get tag(): string {
+    return this.dir;
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  q(...args: string[]): Result {
+    return queuectl(args, { cwd: this.dir, env: { E2E_SANDBOX: this.tag } });
+  }
+
+  /** Runs a command that must succeed; returns its stdout. */
+  ok(...args: string[]): string {
+    const result = this.q(...args);
+    if (result.status !== 0) throw new Error(`queuectl ${args.join(' ')} exited ${result.status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  json<T>(...args: string[]): T {
+    return JSON.parse(this.ok(...args)) as T;
+  }
+
+  /** Adds jobs through `enqueue --file`, one JSON spec per line, in one transaction. */
+  enqueue(...specs: Record<string, unknown>[]): void {
+    const file = this.path(`specs-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
+    fs.writeFileSync(file, specs.map((spec) => JSON.stringify(spec)).join('\n') + '\n');
+    this.ok('enqueue', '--file', file);
+  }
+
+  jobs(): Job[] {
+    return readJobsFile(this.dir).jobs as unknown as Job[];
+  }
+
+  job(id: string): Job {
+    const found = this.jobs().find((job) => job.id === id);
+    if (!found) throw new Error(`no job ${id} in jobs.json`);
+    return found;
+  }
+
+  async waitJob(id: string, predicate: (job: Job) => boolean, what: string, timeout = 10_000): Promise<Job> {
+    return waitFor(
+      () => {
+        const job = this.job(id);
+        return predicate(job) ? job : null;
+      },
+      { timeout, what: `job ${id} ${what}` },
+    );
+  }
+
+  async waitJobs(predicate: (jobs: Job[]) => boolean, what: string, timeout = 10_000): Promise<Job[]> {
+    return waitFor(
+      () => {
+        const jobs = this.jobs();
+        return predicate(jobs) ? jobs : null;
+      },
+      { timeout, what },
+    );
+  }
+
+  /** Starts `worker start --count N` in its own session and waits until it has registered. */
+  async start(count = 1, env: NodeJS.ProcessEnv = {}): Promise<SupervisorProcess> {
+    const supervisor = startSupervisor({ cwd: this.dir, count, env: { E2E_SANDBOX: this.tag, ...env } });
+    this.supervisors.push(supervisor);
+    await supervisor.waitLog(new RegExp(`supervisor ${supervisor.pid} started with ${count} worker`));
+    return supervisor;
+  }
+
+  pidFile(pid: number): string {
+    return path.join(this.home, 'supervisors', `${pid}.json`);
+  }
+
+  /** Starts an unrelated process (not queuectl), killed at cleanup. */
+  spawnOther(command: string, args: string[]): ChildProcess {
+    const child = spawn(command, args, { cwd: this.dir, env: cleanEnv({ E2E_SANDBOX: this.tag }), stdio: 'ignore' });
+    this.others.push(child);
+    return child;
+  }
+
+  watchRuns(): RunWatch {
+    const watch = new RunWatch(this.tag);
+    this.watches.push(watch);
+    return watch;
+  }
+
+  /** What to look at when a scenario fails. */
+  report(): string {
+    const tail = (log: string) => {
+      const lines = log.split('\n');
+      return lines.length > 60 ? `(${lines.length - 60} earlier lines not shown)\n${lines.slice(-60).join('\n')}` : log;
+    };
+    const logs = this.supervisors.map((s) => `--- supervisor ${s.pid} (exit ${JSON.stringify(s.exit)}) log:\n${tail(s.log)}`).join('\n');
+    let jobs = '';
+    try {
+      const all = this.jobs();
+      const shown = all.length > 30 ? all.filter((job) => job.state !== 'completed') : all;
+      if (shown.length < all.length) jobs = `(${all.length - shown.length} completed jobs not shown)\n`;
+      jobs += shown
+        .map((job) => `${job.id} ${job.state} attempts=${job.attempts} recoveries=${job.recoveries} last_error=${JSON.stringify(job.last_error)}`)
+        .join('\n');
+    } catch (error) {
+      jobs = String(error);
+    }
+    return `\n=== sandbox ${this.dir}\n${logs}\n--- jobs:\n${jobs}\n`;
+  }
+
+  /** SIGKILLs, synchronously, every process group and straggler this sandbox started. */
+  killAll(): void {
+    for (const supervisor of this.supervisors) if (supervisor.running) supervisor.signalGroup('SIGKILL');
+    for (const child of this.others) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) trySignal(child.pid, 'SIGKILL');
+    for (const pid of processesWithEnv('E2E_SANDBOX', this.tag)) trySignal(pid, 'SIGKILL');
+  }
+
+  /** Kills everything this sandbox started (groups first, then any straggler carrying its tag), then removes the directory. */
+  async close(): Promise<void> {
+    for (const watch of this.watches) watch.stop();
+    this.killAll();
+    try {
+      await waitFor(
+        () => {
+          const left = processesWithEnv('E2E_SANDBOX', this.tag);
+          for (const pid of left) trySignal(pid, 'SIGKILL');
+          return left.length === 0 && this.supervisors.every((s) => !s.running || !isAlive(s.pid));
+        },
+        { timeout: 10_000, interval: 50, what: `every process of sandbox ${this.dir} to exit` },
+      );
+    } finally {
+      unclosed.delete(this);
+      if (!process.env.E2E_KEEP) this.removeDir();
+    }
+  }
+}
+
+/**
+ * A uvu test with a fresh sandbox that is cleaned up whatever happens; a failure (or
+ * E2E_VERBOSE=1) prints the supervisors' logs, and E2E_KEEP=1 keeps the directory.
+ */
+export function scenario(test: Test, name: string, body: (sandbox: Sandbox) => Promise<void>): void {
+  test(name, async () => {
+    const sandbox = new Sandbox();
+    try {
+      await body(sandbox);
+      if (process.env.E2E_VERBOSE) process.stderr.write(sandbox.report());
+    } catch (error) {
+      process.stderr.write(sandbox.report());
+      throw error;
+    } finally {
+      await sandbox.close();
+    }
+  });
+}
