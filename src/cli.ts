@@ -7,6 +7,7 @@ import { DlqListCommand } from './commands/dlq/list.ts';
 import { DlqPurgeCommand } from './commands/dlq/purge.ts';
 import { DlqRetryCommand } from './commands/dlq/retry.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
+import { HelpCommand } from './commands/help.ts';
 import { ListCommand } from './commands/list.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
@@ -38,6 +39,7 @@ export function createCli(): Cli<QueueContext> {
     ConfigGetCommand,
     ConfigSetCommand,
     ConfigListCommand,
+    HelpCommand,
     Builtins.HelpCommand,
     Builtins.VersionCommand,
   ]) {

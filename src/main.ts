@@ -3,7 +3,24 @@
 import { createCli } from './cli.ts';
 import type { QueueContext } from './commands/base.ts';
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * clipanion reads `-5` as an option name. A negative number right after a long option becomes
+ * `--option=-5`; after `config set KEY` it is the value, so `--` goes before it.
+ */
+export function protectNegativeNumbers(argv: readonly string[]): string[] {
+  const negative = /^-\d+(\.\d+)?$/;
+  const out: string[] = [];
+  argv.forEach((word, index) => {
+    const previous = out.at(-1);
+    if (negative.test(word) && previous?.startsWith('--') && !previous.includes('=') && previous !== '--') out[out.length - 1] = `${previous}=${word}`;
+    else if (negative.test(word) && argv[0] === 'config' && argv[1] === 'set' && index === 3 && !out.includes('--')) out.push('--', word);
+    else out.push(word);
+  });
+  return out;
+}
+
+async function main(rawArgv: string[]): Promise<number> {
+  const argv = protectNegativeNumbers(rawArgv);
   const cli = createCli();
   const context: QueueContext = {
     // process.stdin is created on first access, which costs start-up time: only `enqueue -` reads it.

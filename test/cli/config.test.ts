@@ -20,8 +20,8 @@ getSet('get prints the defaults without creating a store', inTemp((cwd) => {
 }));
 
 getSet('set changes a setting under either spelling, and get reads it under either', inTemp((cwd) => {
-  assert.is(accepts(['config', 'set', 'max-retries', '5'], { cwd }).stdout, 'max_retries = 5\n');
-  assert.is(accepts(['config', 'set', 'backoff_base', '1.5'], { cwd }).stdout, 'backoff_base = 1.5\n');
+  assert.is(accepts(['config', 'set', 'max-retries', '5'], { cwd }).stdout, 'max-retries = 5\n');
+  assert.is(accepts(['config', 'set', 'backoff_base', '1.5'], { cwd }).stdout, 'backoff-base = 1.5\n');
   assert.equal([get(cwd, 'max_retries'), get(cwd, 'backoff-base')], ['5\n', '1.5\n']);
 }));
 
@@ -89,7 +89,7 @@ env('QUEUECTL_MAX_RETRIES and QUEUECTL_BACKOFF_BASE override config.json for get
 env('set notes on stderr that the environment overrides the new value', inTemp((cwd) => {
   const result = queuectl(['config', 'set', 'max-retries', '4'], { cwd, env: { QUEUECTL_MAX_RETRIES: '7' } });
   assert.is(result.status, 0);
-  assert.is(result.stdout, 'max_retries = 4\n');
+  assert.is(result.stdout, 'max-retries = 4\n');
   assert.match(result.stderr, /QUEUECTL_MAX_RETRIES=7 overrides this setting/);
   assert.is(JSON.parse(fs.readFileSync(configFile(cwd), 'utf8')).max_retries, 4);
 }));

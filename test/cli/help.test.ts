@@ -1,5 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { queuectl as run } from '../support/cli.ts';
+import { tempDir as temp } from '../support/tmp.ts';
 import { accepts, inTemp, tree } from './support/fixture.ts';
 
 const COMMANDS = [
@@ -40,3 +42,34 @@ for (const command of COMMANDS) {
 }
 
 help.run();
+
+// ---
+
+const words = suite('argument words');
+
+words('takes a negative number after an option as its value', () => {
+  const { dir, cleanup } = temp();
+  try {
+    assert.is(run(['enqueue', '--id', 'low', '--priority', '-5', '--', 'true'], { cwd: dir }).status, 0);
+    const listed = JSON.parse(run(['list', '--json'], { cwd: dir }).stdout) as { priority: number }[];
+    assert.is(listed[0]?.priority, -5);
+    const refused = run(['config', 'set', 'max-retries', '-1'], { cwd: dir });
+    assert.is(refused.status, 2);
+    assert.match(refused.stderr, /max_retries: expected a whole number from 0/);
+  } finally {
+    cleanup();
+  }
+});
+
+words('lists the commands for `queuectl help`', () => {
+  const { dir, cleanup } = temp();
+  try {
+    const result = run(['help'], { cwd: dir });
+    assert.is(result.status, 0);
+    assert.match(result.stdout, /queuectl worker start/);
+  } finally {
+    cleanup();
+  }
+});
+
+words.run();

@@ -30,7 +30,7 @@ export class ConfigSetCommand extends QueueCommand {
     readConfig({ ...this.store, env: {} });
     await updateConfig(this.store, (config) => ({ config: withSetting(config, key, value), result: undefined }));
     const override = this.context.env[`QUEUECTL_${key.toUpperCase()}`];
-    this.out(`${key} = ${formatSetting(value)}`);
+    this.out(`${key.replace(/_/g, '-')} = ${formatSetting(value)}`);
     if (override) this.context.stderr.write(`queuectl: note: QUEUECTL_${key.toUpperCase()}=${override} overrides this setting in the current environment\n`);
   }
 }
