@@ -137,12 +137,38 @@ function jobCheck(defaults: JobDefaults): Check<Job> {
   );
 }
 
-function position(text: string, message: string): string {
-  const match = /position (\d+)/.exec(message);
-  if (!match) return '';
-  const offset = Number(match[1]);
+function lineColumn(text: string, offset: number): string {
   const before = text.slice(0, offset).split('\n');
-  return ` (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
+  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+const parseError = (text: string): string | null => {
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
+
+/**
+ * Where JSON.parse gave up. V8 puts the offset in most messages, but not in "Unexpected token"
+ * (a trailing comma, a bare word): then the offset is found as the shortest prefix of the text
+ * that fails the same way, because every shorter prefix merely ends too early.
+ */
+function syntaxErrorOffset(text: string, message: string): number | null {
+  const match = /position (\d+)/.exec(message);
+  if (match) return Number(match[1]);
+  if (message.startsWith('Unexpected end of JSON input')) return text.length;
+  if (!message.startsWith('Unexpected token')) return null;
+  let low = 1;
+  let high = text.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (parseError(text.slice(0, middle))?.startsWith('Unexpected token')) high = middle;
+    else low = middle + 1;
+  }
+  return low - 1;
 }
 
 /** Parses and validates the whole file. Any problem is an error naming file, job and field. */
@@ -150,12 +176,19 @@ export function parseJobs(text: string, file: string, defaults: JobDefaults): Jo
   if (text.trim() === '') {
     throw invalid(`${file} is empty (${text.length} bytes); restore it from git or a backup, or delete it to start an empty queue`);
   }
+  // A crash or a full disk can leave a file of NUL bytes; V8 would quote them raw in its message.
+  const nul = text.indexOf('\0');
+  if (nul !== -1) {
+    throw invalid(`${file} is damaged: it holds NUL bytes from ${lineColumn(text, nul)} (a crash or a full disk while writing?); restore it from git or a backup, or delete it to start an empty queue`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
     const message = (error as Error).message;
-    throw invalid(`${file} is not valid JSON${position(text, message)}: ${message}; fix it by hand or restore it from git`);
+    const offset = syntaxErrorOffset(text, message);
+    const where = offset === null ? '' : ` (${lineColumn(text, offset)})`;
+    throw invalid(`${file} is not valid JSON${where}: ${message}; fix it by hand or restore it from git`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`${file}: expected an object {"version": 1, "jobs": [...]}`);
   const doc = raw as Record<string, unknown>;

@@ -5,9 +5,15 @@
  * the fresh lock the first has just made, and both hold it (proper-lockfile issue #121). Here a
  * takeover happens only inside a second mkdir mutex and only after a fresh look at the lock's
  * mtime, so a lock made by a winner is never mistaken for the stale one.
+ *
+ * A holder that stalled past the stale limit has lost its lock before proper-lockfile's refresh
+ * timer can tell it so. The lock directory's mtime tells at once: if it is no longer the one this
+ * holder set, `held()` is false (no commit) and release leaves the successor's lock alone.
  */
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
+import { ioError } from './atomic.ts';
 import { QueueError } from './error.ts';
 
 /** A holder that stops refreshing its lock for this long is presumed dead. */
@@ -17,9 +23,18 @@ const LOCK_UPDATE_MS = 1_000;
 /** A takeover mutex is held for a stat and a rmdir; one this old was left by a killed process. */
 const TAKEOVER_STALE_MS = 2_000;
 
+/**
+ * How far the lock directory's mtime may be from the one we gave it and still be ours: a
+ * filesystem with whole-second mtimes drops the 5 ms that proper-lockfile's first probe adds.
+ * A successor's lock is younger than ours by at least the stale limit.
+ */
+const MTIME_SLACK_MS = 10;
+
 export interface LockHandle {
-  /** Set when the lock was taken from us (we stalled past `stale`): our commit must not land. */
+  /** Set when proper-lockfile's refresh (every second) finds the lock was taken from us. */
   readonly compromised: () => Error | null;
+  /** Whether the lock is ours right now: a synchronous look, for just before a commit. */
+  held(): boolean;
   release(): Promise<void>;
 }
 
@@ -60,6 +75,30 @@ export function takeOverStaleLock(lockPath: string, staleMs: number): NodeJS.Err
   }
 }
 
+/**
+ * Tries again while the lock is busy, until the timeout; it must exceed the stale limit, or a lock
+ * left by a killed process reads as busy. Any other failure (a full disk, a read-only directory)
+ * will not go away by waiting, so it is reported at once. (proper-lockfile's own retries retry
+ * every error.)
+ */
+async function retryWhileBusy<T>(lockPath: string, timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 2; ; pause = Math.min(pause * 1.3, 25)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw ioError('lock', lockPath, error as NodeJS.ErrnoException);
+      if (Date.now() >= deadline) {
+        throw new QueueError(
+          'busy',
+          `the store is busy: another queuectl process has held ${lockPath} for over ${Math.round(timeoutMs / 1000)}s; try again, or remove that directory if no queuectl process is running`,
+        );
+      }
+    }
+    await sleep(pause * (0.5 + Math.random()));
+  }
+}
+
 export interface LockOptions {
   /** Give up after this long and report the store as busy. */
   timeoutMs: number;
@@ -70,12 +109,42 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
   let held = false;
   let compromised: Error | null = null;
+  // The mtimes we have given the lock directory: the last one set, and one being set. (lockFs is
+  // new for every lock, so proper-lockfile's precision probe always sets the first through it.)
+  const mtimes = new Set<number>();
+  const owns = (): boolean => {
+    let mtime: number;
+    try {
+      mtime = fs.statSync(lockPath).mtimeMs;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    return [...mtimes].some((ours) => Math.abs(mtime - ours) < MTIME_SLACK_MS);
+  };
   // proper-lockfile removes the lock with `rmdir` in two places: when it judges the lock stale
-  // (before it holds it) and when it releases it (while it holds it). Only the first is rerouted.
+  // (before it holds it), and when it releases it, even if a stall let a successor take it over
+  // meanwhile (the update timer may not have noticed yet): both look before they remove.
   const lockFs = {
     ...fs,
+    utimes(path: fs.PathLike, atime: fs.TimeLike, mtime: Date, callback: (error: NodeJS.ErrnoException | null) => void) {
+      const ms = mtime.getTime();
+      mtimes.add(ms);
+      fs.utimes(path, atime, mtime, (error) => {
+        if (error) mtimes.delete(ms);
+        else for (const old of mtimes) if (old !== ms) mtimes.delete(old);
+        callback(error);
+      });
+    },
+    rmdirSync(path: fs.PathLike) {
+      // proper-lockfile's exit handler.
+      if (owns()) fs.rmdirSync(path);
+    },
     rmdir(path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) {
-      if (held) return fs.rmdir(path, callback);
+      if (held) {
+        if (owns()) return fs.rmdir(path, callback);
+        return setImmediate(() => callback(null));
+      }
       let error: NodeJS.ErrnoException | null;
       try {
         error = takeOverStaleLock(String(path), staleMs);
@@ -85,32 +154,23 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
       setImmediate(() => callback(error));
     },
   };
-  const retries = Math.max(1, Math.ceil(options.timeoutMs / 25));
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(target, {
+  const release = await retryWhileBusy(lockPath, options.timeoutMs, () =>
+    lockfile.lock(target, {
       lockfilePath: lockPath,
       realpath: false,
       stale: staleMs,
       update: LOCK_UPDATE_MS,
-      retries: { retries, factor: 1.3, minTimeout: 2, maxTimeout: 25, randomize: true, maxRetryTime: options.timeoutMs },
+      retries: 0,
       fs: lockFs,
       onCompromised: (error) => {
         compromised = error;
       },
-    });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new QueueError(
-        'busy',
-        `the store is busy: another queuectl process has held ${lockPath} for over ${Math.round(options.timeoutMs / 1000)}s; try again, or remove that directory if no queuectl process is running`,
-      );
-    }
-    throw error;
-  }
+    }),
+  );
   held = true;
   return {
     compromised: () => compromised,
+    held: () => compromised === null && owns(),
     async release() {
       if (compromised) return;
       await release().catch((error: NodeJS.ErrnoException) => {

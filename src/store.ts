@@ -53,7 +53,7 @@ class FencedAdapter<T> implements Adapter<T> {
   async write(data: T): Promise<void> {
     const text = this.serialize(data);
     if (text === (this.original ?? this.serialize(this.absent))) return;
-    await replaceFile(this.file, text, this.fence, () => this.lock.compromised() === null);
+    await replaceFile(this.file, text, this.fence, () => this.lock.held());
     this.original = text;
   }
 

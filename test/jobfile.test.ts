@@ -1,0 +1,164 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { QueueError } from '../src/error.ts';
+import type { Job } from '../src/job.ts';
+import { parseJobs, serializeJobs, type JobsDocument } from '../src/jobfile.ts';
+import { at, job, T0 } from './support/factory.ts';
+
+const FILE = '/projects/demo/.queuectl/jobs.json';
+const defaults = { now: at(90), max_retries: 5, cwd: '/projects/demo' };
+
+const parse = (text: string): JobsDocument => parseJobs(text, FILE, defaults);
+const fileWith = (...jobs: unknown[]): string => JSON.stringify({ version: 1, jobs }, null, 2);
+
+/** A job that uses every field, nested ones included. */
+function busyJob(): Job {
+  return job({
+    id: 'report.daily',
+    command: 'make report',
+    state: 'failed',
+    attempts: 1,
+    priority: 7,
+    timeout: '5m',
+    no_retry_on: [2, 127],
+    last_error: 'exit code 1',
+    history: [
+      { started_at: at(1).toISOString(), finished_at: at(2).toISOString(), duration_ms: 1000, outcome: 'failed', exit_code: 1, signal: null, error: 'boom', retry_at: at(4).toISOString() },
+    ],
+  });
+}
+
+/** The same object with its keys (and its nested objects' keys) in reverse order. */
+function shuffled<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(shuffled) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).reverse().map(([key, inner]) => [key, shuffled(inner)])) as T;
+}
+
+function rejects(text: string, ...parts: string[]): string {
+  try {
+    parse(text);
+  } catch (error) {
+    assert.instance(error, QueueError);
+    assert.is((error as QueueError).code, 'invalid-input');
+    assert.is((error as QueueError).exitStatus, 2);
+    const { message } = error as QueueError;
+    assert.ok(message.includes(FILE), `names the file: ${message}`);
+    for (const part of parts) assert.ok(message.includes(part), `mentions ${part}: ${message}`);
+    return message;
+  }
+  assert.unreachable(`accepted ${JSON.stringify(text)}`);
+  return '';
+}
+
+// ---
+
+const format = suite('serializeJobs');
+
+format('gives the same bytes for the same state, through any number of round trips', () => {
+  const doc = { version: 1, jobs: [busyJob(), job({ id: 'b', owner: { pid: 42, started: '1700000000', host: 'box', worker: 2 }, state: 'processing' })] };
+  const once = serializeJobs(doc);
+  const twice = serializeJobs(parse(once));
+  assert.is(twice, once);
+  assert.is(serializeJobs(parse(twice)), once);
+});
+
+format('fixes the key order whatever order the objects were built in', () => {
+  const ordered = { version: 1, jobs: [busyJob(), job({ id: 'b', owner: { pid: 42, started: '1', host: 'box', worker: 2 } })] };
+  const reordered = shuffled(ordered);
+  assert.not.equal(Object.keys(reordered.jobs[0] as Job), Object.keys(ordered.jobs[0] as Job));
+  assert.is(serializeJobs(reordered), serializeJobs(ordered));
+  assert.is(serializeJobs(parse(JSON.stringify(reordered))), serializeJobs(ordered));
+  assert.equal(Object.keys(JSON.parse(serializeJobs(reordered)).jobs[0]).slice(0, 4), ['id', 'command', 'state', 'attempts']);
+});
+
+format('is indented with two spaces and ends with exactly one newline', () => {
+  const text = serializeJobs({ version: 1, jobs: [busyJob()] });
+  assert.ok(text.startsWith('{\n  "version": 1,\n  "jobs": [\n    {\n      "id": "report.daily",'), text.slice(0, 80));
+  assert.ok(text.endsWith('}\n') && !text.endsWith('\n\n'));
+  assert.is(text, `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+});
+
+format.run();
+
+// ---
+
+const read = suite('parseJobs');
+
+read('reads a hand-added minimal job with the defaults filled in', () => {
+  const doc = parse('{"version": 1, "jobs": [{"id": "x", "command": "echo hi"}]}');
+  assert.equal(doc.jobs, [
+    job({ id: 'x', command: 'echo hi', max_retries: 5, cwd: '/projects/demo', run_at: at(90).toISOString(), created_at: at(90).toISOString(), updated_at: at(90).toISOString() }),
+  ]);
+});
+
+read('normalizes times to ISO 8601 UTC', () => {
+  const doc = parse(fileWith({ id: 'x', command: 'true', run_at: '2026-01-01T02:00:00+02:00' }));
+  assert.is(doc.jobs[0]?.run_at, T0.toISOString());
+});
+
+read.run();
+
+// ---
+
+const invalid = suite('parseJobs errors');
+
+invalid('a syntax error gives the line and column of a trailing comma', () => {
+  const text = `${fileWith(job({ id: 'a' }), job({ id: 'b' })).replace(/\n  \]\n\}$/, ',\n  ]\n}')}`;
+  const lines = text.split('\n');
+  rejects(text, 'not valid JSON', `(line ${lines.length - 1}, column 3)`);
+});
+
+invalid('a syntax error gives the line and column of a missing comma', () => {
+  rejects('{\n  "version": 1,\n  "jobs": [\n    {"id": "a" "command": "x"}\n  ]\n}\n', 'not valid JSON', '(line 4, column 16)');
+});
+
+invalid('a bare word gives its line and column', () => {
+  rejects('{\n  "version": 1,\n  "jobs": [{"id": "a", "command": tru}]\n}\n', '(line 3, column 38)');
+});
+
+invalid('a truncated file gives the line and column where it ends', () => {
+  rejects('{\n  "version": 1,\n  "jobs": [\n    {"id": "a", "command": ', 'not valid JSON', '(line 4, column 28)');
+});
+
+invalid('an unknown state names the job and the field', () => {
+  rejects(fileWith(job({ id: 'a' }), { ...job({ id: 'b' }), state: 'paused' }), 'job "b" (#2)', 'field "state"', '"paused"');
+});
+
+invalid('a missing command names the job and the field', () => {
+  rejects(fileWith({ id: 'a' }), 'job "a" (#1)', 'missing field "command"');
+});
+
+invalid('a duplicate id names the second job', () => {
+  rejects(fileWith(job({ id: 'a' }), job({ id: 'b' }), job({ id: 'a' })), 'job "a" (#3)', 'duplicate id "a"');
+});
+
+invalid('an unknown field names the job and the field', () => {
+  rejects(fileWith({ ...job({ id: 'a' }), colour: 'red' }), 'job "a" (#1)', 'unknown field "colour"');
+});
+
+invalid('a bad nested field names the job, the field and the nested field', () => {
+  rejects(fileWith(job({ id: 'a', owner: { pid: 0, started: '1', host: 'h', worker: 1 } })), 'job "a" (#1)', 'field "owner"', 'field "pid"');
+});
+
+invalid('a job without a usable id is named by its position', () => {
+  rejects(fileWith(job({ id: 'a' }), { command: 'x' }), 'job #2', 'missing field "id"');
+});
+
+invalid('a wrong version says which version this queuectl reads', () => {
+  rejects('{"version": 2, "jobs": []}', 'unsupported version 2', 'reads version 1');
+  rejects('{"jobs": []}', 'unsupported version');
+});
+
+invalid('an empty or blank file is called empty', () => {
+  rejects('', 'is empty');
+  rejects(' \n\n', 'is empty');
+});
+
+invalid('a NUL-filled file is called damaged, without quoting the NUL bytes', () => {
+  const message = rejects('\0'.repeat(4096), 'damaged', 'NUL bytes', 'line 1, column 1');
+  assert.not.ok(message.includes('\0'));
+  rejects(`${fileWith(job())}\n${'\0'.repeat(100)}`, 'NUL bytes');
+});
+
+invalid.run();
