@@ -73,6 +73,8 @@ export async function replaceFile(file: string, text: string, fence: Fence, stil
     }
   } catch (error) {
     fs.rmSync(staging, { force: true });
+    // Only a system error is the disk's fault; anything else is a bug and keeps its stack.
+    if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
     throw ioError('write', file, error as NodeJS.ErrnoException);
   }
   failpoint('before-rename');

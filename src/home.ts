@@ -43,9 +43,27 @@ logs/
 *.next.*
 `;
 
+/** Creates the store directory if it is missing; says whether it did. */
+export function makeHomeDir(home: Home): boolean {
+  return fs.mkdirSync(home.dir, { recursive: true }) !== undefined;
+}
+
+/** Removes the store directory made for a transaction that wrote nothing, if it is still empty. */
+export function removeEmptyHome(home: Home): void {
+  try {
+    fs.rmdirSync(home.dir);
+  } catch {
+    // Another process has put files in it meanwhile, or removed it: either way it stays theirs.
+  }
+}
+
 /** Creates the store directory with its .gitignore; safe to race with other processes. */
 export function ensureHome(home: Home): void {
-  fs.mkdirSync(home.dir, { recursive: true });
+  makeHomeDir(home);
+  writeGitignore(home);
+}
+
+export function writeGitignore(home: Home): void {
   try {
     fs.writeFileSync(path.join(home.dir, '.gitignore'), GITIGNORE, { flag: 'wx' });
   } catch (error) {

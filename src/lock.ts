@@ -11,6 +11,7 @@
  * holder set, `held()` is false (no commit) and release leaves the successor's lock alone.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { ioError } from './atomic.ts';
@@ -105,6 +106,21 @@ export interface LockOptions {
   staleMs?: number;
 }
 
+/**
+ * A store directory made for a transaction that then wrote nothing is removed again; a process
+ * that was waiting for that transaction's lock finds the directory gone: it makes it again and
+ * waits on.
+ */
+async function lockStore(target: string, options: Parameters<typeof lockfile.lock>[1] & { lockfilePath: string }): Promise<() => Promise<void>> {
+  try {
+    return await lockfile.lock(target, options);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    fs.mkdirSync(path.dirname(options.lockfilePath), { recursive: true });
+    throw Object.assign(error as Error, { code: 'ELOCKED' });
+  }
+}
+
 export async function acquireLock(target: string, lockPath: string, options: LockOptions): Promise<LockHandle> {
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
   let held = false;
@@ -155,7 +171,7 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
     },
   };
   const release = await retryWhileBusy(lockPath, options.timeoutMs, () =>
-    lockfile.lock(target, {
+    lockStore(target, {
       lockfilePath: lockPath,
       realpath: false,
       stale: staleMs,

@@ -11,7 +11,7 @@ import { closeFence, FenceError, ioError, openFenced, replaceFile, sweepLeftover
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, type Config } from './config.ts';
 import { invalid, QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
-import { displayPath, ensureHome, projectDir, type Home } from './home.ts';
+import { displayPath, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from './home.ts';
 import { FORMAT_VERSION, parseJobs, serializeJobs, type JobsDocument } from './jobfile.ts';
 import { acquireLock, type LockHandle } from './lock.ts';
 
@@ -41,6 +41,7 @@ class FencedAdapter<T> implements Adapter<T> {
     private readonly lock: LockHandle,
     /** What an absent file means; writing it back unchanged creates nothing. */
     private readonly absent: T,
+    private readonly effects: Effects,
   ) {}
 
   async read(): Promise<T | null> {
@@ -54,6 +55,7 @@ class FencedAdapter<T> implements Adapter<T> {
     const text = this.serialize(data);
     if (text === (this.original ?? this.serialize(this.absent))) return;
     await replaceFile(this.file, text, this.fence, () => this.lock.held());
+    this.effects.wrote = true;
     this.original = text;
   }
 
@@ -125,29 +127,46 @@ function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
 /** How many times a commit refused by the fence is retried on freshly read data. */
 const FENCE_RETRIES = 5;
 
-async function withLock<T>(ctx: StoreContext, body: (lock: LockHandle) => Promise<T>): Promise<T> {
+/** What a transaction did to the disk, so that one refused leaves no trace. */
+interface Effects {
+  wrote: boolean;
+}
+
+async function withLock<T>(ctx: StoreContext, body: (lock: LockHandle, effects: Effects) => Promise<T>): Promise<T> {
   return serialized(ctx.home.dir, async () => {
+    let created: boolean;
     try {
-      ensureHome(ctx.home);
+      created = makeHomeDir(ctx.home);
     } catch (error) {
       throw ioError('create', ctx.home.dir, error as NodeJS.ErrnoException);
     }
-    for (let attempt = 1; ; attempt++) {
-      const lock = await acquireLock(ctx.home.jobs, ctx.home.lock, { timeoutMs: lockTimeout(ctx.env) });
-      try {
-        failpoint('in-lock');
-        sweepLeftovers(ctx.home.dir, ['jobs.json', 'config.json']);
-        return await body(lock);
-      } catch (error) {
-        if (!(error instanceof FenceError) || attempt >= FENCE_RETRIES) {
-          if (error instanceof FenceError) throw new QueueError('busy', `the store kept changing under a lost lock: ${error.message}`);
-          throw error;
-        }
-      } finally {
-        await lock.release();
-      }
+    const effects: Effects = { wrote: false };
+    try {
+      return await lockedWithRetries(ctx, (lock) => body(lock, effects));
+    } finally {
+      if (effects.wrote) writeGitignore(ctx.home);
+      else if (created) removeEmptyHome(ctx.home);
     }
   });
+}
+
+/** Runs `body` under the lock; a commit refused by the fence runs it again on fresh data. */
+async function lockedWithRetries<T>(ctx: StoreContext, body: (lock: LockHandle) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const lock = await acquireLock(ctx.home.jobs, ctx.home.lock, { timeoutMs: lockTimeout(ctx.env) });
+    try {
+      failpoint('in-lock');
+      sweepLeftovers(ctx.home.dir, ['jobs.json', 'config.json']);
+      return await body(lock);
+    } catch (error) {
+      if (!(error instanceof FenceError) || attempt >= FENCE_RETRIES) {
+        if (error instanceof FenceError) throw new QueueError('busy', `the store kept changing under a lost lock: ${error.message}`);
+        throw error;
+      }
+    } finally {
+      await lock.release();
+    }
+  }
 }
 
 /**
@@ -155,9 +174,9 @@ async function withLock<T>(ctx: StoreContext, body: (lock: LockHandle) => Promis
  * settings in force; whatever it leaves in `doc` is committed (if anything changed).
  */
 export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, config: Config) => T): Promise<T> {
-  return withLock(ctx, async (lock) => {
+  return withLock(ctx, async (lock, effects) => {
     const config = readConfig(ctx);
-    const adapter = new FencedAdapter(ctx.home.jobs, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs());
+    const adapter = new FencedAdapter(ctx.home.jobs, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs(), effects);
     try {
       const db = new Low<JobsDocument>(adapter, emptyJobs());
       await db.read();
@@ -174,8 +193,8 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
 
 /** The one way to change config.json; `fn` gets the file's settings, without env overrides. */
 export async function updateConfig<T>(ctx: StoreContext, fn: (config: Config) => { config: Config; result: T }): Promise<T> {
-  return withLock(ctx, async (lock) => {
-    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), serializeConfig, lock, DEFAULT_CONFIG);
+  return withLock(ctx, async (lock, effects) => {
+    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), serializeConfig, lock, DEFAULT_CONFIG, effects);
     try {
       const db = new Low<Config>(adapter, DEFAULT_CONFIG);
       await db.read();

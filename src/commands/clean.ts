@@ -31,7 +31,12 @@ export class CleanCommand extends QueueCommand {
 
 /** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
 export async function removeExpired(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Promise<number> {
-  const age = olderThan === undefined ? 0 : parseDuration(olderThan);
+  let age = 0;
+  try {
+    if (olderThan !== undefined) age = parseDuration(olderThan);
+  } catch (error) {
+    throw invalid(`--older-than: ${(error as Error).message}`);
+  }
   const removed = await transact(command.store, (doc) => {
     const doomed = new Set(expiredJobs(doc.jobs, states, command.context.now().getTime() - age).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));

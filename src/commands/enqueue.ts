@@ -3,7 +3,7 @@ import { Option } from 'clipanion';
 import { QueueError, invalid } from '../error.ts';
 import { createJob, type Job, type NewJob } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
-import { readConfig, readJobs, transact } from '../store.ts';
+import { readConfig, transact } from '../store.ts';
 import { commandFromWords, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../spec.ts';
 import { QueueCommand } from './base.ts';
 
@@ -116,9 +116,6 @@ export class EnqueueCommand extends QueueCommand {
         if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
       }
     };
-    // A lock-free look first: a taken id or a damaged jobs.json is refused before the store is
-    // created or locked. The check is repeated under the lock, where it counts.
-    refuseTaken(readJobs(this.store, config).jobs);
     const created = await transact(this.store, (doc) => {
       refuseTaken(doc.jobs);
       const added = jobs.map((job) => createJob(job, now));

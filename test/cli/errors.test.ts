@@ -138,11 +138,14 @@ malformed('is refused by cancel and clean too, which leave jobs.json byte-identi
   }
 }));
 
-// Known defect: transact() creates .queuectl/.gitignore before it reads jobs.json, so a command
-// that goes straight to transact leaves that file behind when it refuses (store.ts withLock).
-malformed.skip('is refused by cancel and clean without adding any file', inTemp((cwd) => {
+malformed('is refused by cancel and clean without adding any file', inTemp((cwd) => {
   writeJobsText(cwd, DAMAGE[1]![1](cwd));
   for (const args of [['cancel', 'a'], ['clean']]) rejects(args, { cwd }, { status: INVALID, message: DAMAGE[1]![2]('') });
+}));
+
+malformed('leaves no store behind when a first command is refused', inTemp((cwd) => {
+  rejects(['cancel', 'ghost'], { cwd }, { status: 3, message: /no job with id "ghost"/ });
+  rejects(['dlq', 'retry', 'ghost'], { cwd }, { status: 3, message: /no job with id "ghost"/ });
 }));
 
 malformed('that is empty is refused with a way out', inTemp((cwd) => {

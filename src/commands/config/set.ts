@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { formatSetting, parseSetting, resolveKey, withSetting } from '../../config.ts';
-import { readConfig, updateConfig } from '../../store.ts';
+import { updateConfig } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ConfigSetCommand extends QueueCommand {
@@ -25,9 +25,6 @@ export class ConfigSetCommand extends QueueCommand {
   async run() {
     const key = resolveKey(this.key);
     const value = parseSetting(key, this.value, 'config set');
-    // A lock-free look at config.json first (without the environment, which set does not
-    // change): a damaged file is refused before the store is created or locked.
-    readConfig({ ...this.store, env: {} });
     await updateConfig(this.store, (config) => ({ config: withSetting(config, key, value), result: undefined }));
     const override = this.context.env[`QUEUECTL_${key.toUpperCase()}`];
     this.out(`${key.replace(/_/g, '-')} = ${formatSetting(value)}`);

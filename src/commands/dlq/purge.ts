@@ -1,8 +1,4 @@
 import { Option } from 'clipanion';
-import { parseDuration } from '../../duration.ts';
-import { invalid } from '../../error.ts';
-import { expiredJobs } from '../../job.ts';
-import { readJobs } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 import { removeExpired } from '../clean.ts';
 
@@ -20,15 +16,7 @@ export class DlqPurgeCommand extends QueueCommand {
   olderThan = Option.String('--older-than', { description: 'only jobs dead for at least this long, such as 7d' });
 
   async run() {
-    let age = 0;
-    try {
-      if (this.olderThan !== undefined) age = parseDuration(this.olderThan);
-    } catch (error) {
-      throw invalid(`--older-than: ${(error as Error).message}`);
-    }
-    // A lock-free look first: with nothing to purge, the store is neither locked nor created.
-    const due = expiredJobs(readJobs(this.store).jobs, ['dead'], this.context.now().getTime() - age);
-    const purged = due.length === 0 ? 0 : await removeExpired(this, ['dead'], this.olderThan);
+    const purged = await removeExpired(this, ['dead'], this.olderThan);
     this.out(`purged ${purged} dead job${purged === 1 ? '' : 's'}`);
   }
 }

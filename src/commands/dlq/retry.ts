@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../error.ts';
 import { findJob, retryJob, type Job } from '../../job.ts';
-import { readJobs, transact } from '../../store.ts';
+import { transact } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 
 /** The ids to retry: every dead job, or the given ids, each of which must name a dead job. */
@@ -35,9 +35,6 @@ export class DlqRetryCommand extends QueueCommand {
   async run() {
     if (this.all === (this.ids.length > 0)) throw invalid('give the ids of dead jobs to retry, or --all');
     const wanted = this.all ? 'all' : this.ids;
-    // A lock-free look first: a wrong id, or nothing to retry, neither creates nor locks the store.
-    // The check is repeated under the lock, where it counts.
-    if (deadIds(readJobs(this.store).jobs, wanted).length === 0) return this.out('the dead letter queue is empty: nothing to retry');
     const retried = await transact(this.store, (doc) => {
       const ids = new Set(deadIds(doc.jobs, wanted));
       const now = this.context.now();

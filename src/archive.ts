@@ -1,0 +1,96 @@
+/**
+ * The archive: finished jobs beyond the retention limit leave jobs.json, so that every rewrite
+ * stays small, and are appended to `.queuectl/archive.jsonl`, one job per line. `list`, `show`,
+ * `wait` and `logs` still find them; `status` counts them from jobs.json's `archived` totals,
+ * without reading the archive.
+ *
+ * Jobs are appended (and fsynced) under the lock before the jobs.json commit that removes them.
+ * A crash in between leaves them in both files; they are appended again next time, and readers
+ * keep one copy of a job (same id and creation time), the last.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ioError } from './atomic.ts';
+import { invalid } from './error.ts';
+import { displayPath, type Home } from './home.ts';
+import type { Job, State } from './job.ts';
+import { canonicalJob, checkJob, type JobDefaults } from './jobfile.ts';
+
+/** The states a job may be archived in. Dead jobs stay in jobs.json: the DLQ is for people to see. */
+export const ARCHIVED_STATES: readonly State[] = ['completed', 'cancelled'];
+
+export function archiveFile(home: Home): string {
+  return path.join(home.dir, 'archive.jsonl');
+}
+
+/**
+ * The finished jobs to move out: once more than `keep` + a tenth of it are finished, the oldest
+ * go until `keep` are left. The slack makes archiving a batch operation, not one per job.
+ */
+export function jobsToArchive(jobs: readonly Job[], keep: number): Job[] {
+  const finished = jobs.filter((job) => ARCHIVED_STATES.includes(job.state));
+  if (finished.length <= keep + Math.max(1, Math.floor(keep / 10))) return [];
+  const oldestFirst = [...finished].sort((a, b) => (a.finished_at ?? a.updated_at).localeCompare(b.finished_at ?? b.updated_at));
+  return oldestFirst.slice(0, finished.length - keep);
+}
+
+/** Appends jobs as JSON lines and fsyncs; a short write is an error, not a silent truncation. */
+export function appendArchive(home: Home, jobs: readonly Job[]): void {
+  const file = archiveFile(home);
+  const data = Buffer.from(jobs.map((job) => `${JSON.stringify(canonicalJob(job))}\n`).join(''));
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'a');
+  } catch (error) {
+    throw ioError('open', file, error as NodeJS.ErrnoException);
+  }
+  try {
+    let written = 0;
+    while (written < data.length) {
+      const count = fs.writeSync(fd, data, written, data.length - written);
+      if (count === 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+      written += count;
+    }
+    fs.fsyncSync(fd);
+  } catch (error) {
+    throw ioError('append to', file, error as NodeJS.ErrnoException);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function identity(job: Job): string {
+  return `${job.id}\n${job.created_at}`;
+}
+
+/** Every archived job, one copy each, oldest line first. */
+export function readArchive(home: Home, defaults: JobDefaults): Job[] {
+  const file = archiveFile(home);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const byIdentity = new Map<string, Job>();
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let job: Job;
+    try {
+      job = checkJob(JSON.parse(line), defaults);
+    } catch (error) {
+      throw invalid(`${displayPath(file)} line ${index + 1}: ${(error as Error).message}`);
+    }
+    byIdentity.delete(identity(job));
+    byIdentity.set(identity(job), job);
+  });
+  return [...byIdentity.values()];
+}
+
+/** Archived jobs that are not (any more) in jobs.json: what readers add to the live jobs. */
+export function withArchive(live: readonly Job[], archived: readonly Job[]): Job[] {
+  const current = new Set(live.map(identity));
+  const older = archived.filter((job) => !current.has(identity(job)));
+  return [...older, ...live].sort((a, b) => a.created_at.localeCompare(b.created_at));
+}
