@@ -10,11 +10,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ioError } from './atomic.ts';
+import { ioError, replaceFileSync } from './atomic.ts';
 import { invalid } from './error.ts';
 import { displayPath, type Home } from './home.ts';
 import type { Job, State } from './job.ts';
-import { canonicalJob, checkJob, type JobDefaults } from './jobfile.ts';
+import { canonicalJob, checkJob, NOTHING_ARCHIVED, type Archived, type JobDefaults, type JobsDocument } from './jobfile.ts';
 
 /** The states a job may be archived in. Dead jobs stay in jobs.json: the DLQ is for people to see. */
 export const ARCHIVED_STATES: readonly State[] = ['completed', 'cancelled'];
@@ -37,7 +37,7 @@ export function jobsToArchive(jobs: readonly Job[], keep: number): Job[] {
 /** Appends jobs as JSON lines and fsyncs; a short write is an error, not a silent truncation. */
 export function appendArchive(home: Home, jobs: readonly Job[]): void {
   const file = archiveFile(home);
-  const data = Buffer.from(jobs.map((job) => `${JSON.stringify(canonicalJob(job))}\n`).join(''));
+  const data = Buffer.from(serializeArchive(jobs));
   let fd: number;
   try {
     fd = fs.openSync(file, 'a');
@@ -88,9 +88,40 @@ export function readArchive(home: Home, defaults: JobDefaults): Job[] {
   return [...byIdentity.values()];
 }
 
+/** The `archived` totals after `jobs` were added (sign 1) or removed (sign -1). */
+export function countArchived(totals: Archived | undefined, jobs: readonly Job[], sign: 1 | -1): Archived {
+  const next = { ...(totals ?? NOTHING_ARCHIVED) };
+  for (const job of jobs) if (job.state === 'completed' || job.state === 'cancelled') next[job.state] = Math.max(0, next[job.state] + sign);
+  return next;
+}
+
+/** Moves finished jobs beyond `keep` from the document to the archive. Call it under the lock. */
+export function archiveFinished(home: Home, doc: JobsDocument, keep: number): void {
+  const moving = jobsToArchive(doc.jobs, keep);
+  if (moving.length === 0) return;
+  appendArchive(home, moving);
+  const gone = new Set(moving);
+  doc.jobs = doc.jobs.filter((job) => !gone.has(job));
+  doc.archived = countArchived(doc.archived, moving, 1);
+}
+
+export function serializeArchive(jobs: readonly Job[]): string {
+  return jobs.map((job) => `${JSON.stringify(canonicalJob(job))}\n`).join('');
+}
+
+/** Removes the archived jobs `select` picks, rewriting the archive; returns them. Call it under the lock. */
+export function pruneArchive(home: Home, defaults: JobDefaults, select: (jobs: readonly Job[]) => Job[]): Job[] {
+  const jobs = readArchive(home, defaults);
+  const removed = new Set(select(jobs));
+  if (removed.size === 0) return [];
+  replaceFileSync(archiveFile(home), serializeArchive(jobs.filter((job) => !removed.has(job))));
+  return [...removed];
+}
+
 /** Archived jobs that are not (any more) in jobs.json: what readers add to the live jobs. */
 export function withArchive(live: readonly Job[], archived: readonly Job[]): Job[] {
   const current = new Set(live.map(identity));
   const older = archived.filter((job) => !current.has(identity(job)));
-  return [...older, ...live].sort((a, b) => a.created_at.localeCompare(b.created_at));
+  // The live jobs keep their order (creation order, by definition); archived ones are older.
+  return [...older, ...live];
 }

@@ -92,6 +92,30 @@ export async function replaceFile(file: string, text: string, fence: Fence, stil
   syncDirectory(path.dirname(file));
 }
 
+/**
+ * The synchronous replace, for the archive, rewritten only by `clean` under the lock: a staging
+ * file written in full (writeFileSync loops until every byte is written or throws), fsynced,
+ * renamed into place.
+ */
+export function replaceFileSync(file: string, text: string): void {
+  const staging = `${file}.next`;
+  try {
+    const fd = fs.openSync(staging, 'w', 0o644);
+    try {
+      fs.writeFileSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(staging, file);
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
+    throw ioError('write', file, error as NodeJS.ErrnoException);
+  }
+  syncDirectory(path.dirname(file));
+}
+
 function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {

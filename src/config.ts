@@ -58,6 +58,7 @@ export const SETTINGS = {
   job_timeout: { default: 'off', description: 'default time limit for a job, such as 30m, or off', parse: durationOrOff },
   no_retry_on: { default: [], description: 'exit codes that send a job straight to the DLQ, such as 2,126,127', parse: exitCodeList },
   kill_grace: { default: '10s', description: 'how long a job may take to exit after SIGTERM before it gets SIGKILL', parse: duration },
+  keep_finished: { default: 500, description: 'finished jobs kept in jobs.json; older completed and cancelled ones move to archive.jsonl', parse: integer(0, 1_000_000) },
   log_max_bytes: { default: 10485760, description: 'largest output log kept per job, in bytes; the rest is cut', parse: integer(1024, 2 ** 40) },
 } satisfies Record<string, Setting>;
 
@@ -70,6 +71,7 @@ export interface Config {
   job_timeout: string;
   no_retry_on: number[];
   kill_grace: string;
+  keep_finished: number;
   log_max_bytes: number;
 }
 

@@ -237,8 +237,9 @@ export function cancelJob(job: Job, now: Date): Job {
   return { ...job, state: 'cancelled', owner: null, finished_at: at, updated_at: at, last_error: job.last_error };
 }
 
-export function findJob(jobs: readonly Job[], id: string): Job {
-  const job = jobs.find((candidate) => candidate.id === id);
+/** The job with this id; `older` (archived jobs) is looked through only if `jobs` has none. */
+export function findJob(jobs: readonly Job[], id: string, older: readonly Job[] = []): Job {
+  const job = jobs.find((candidate) => candidate.id === id) ?? older.findLast((candidate) => candidate.id === id);
   if (!job) throw new QueueError('not-found', `no job with id "${id}"; see queuectl list`);
   return job;
 }

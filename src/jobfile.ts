@@ -9,10 +9,20 @@ import { parseDuration } from './duration.ts';
 
 export const FORMAT_VERSION = 1;
 
+/** How many finished jobs have moved to the archive, by state: `status` counts them without reading it. */
+export interface Archived {
+  completed: number;
+  cancelled: number;
+}
+
 export interface JobsDocument {
   version: number;
+  /** Absent until something has been archived. */
+  archived?: Archived;
   jobs: Job[];
 }
+
+export const NOTHING_ARCHIVED: Archived = { completed: 0, cancelled: 0 };
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
 
@@ -74,6 +84,8 @@ function object<T>(fields: { [K in keyof T]: Check<T[K]> }, defaults: Partial<T>
     return out as T;
   };
 }
+
+const archivedCheck = object<Archived>({ completed: int(0), cancelled: int(0) }, { completed: 0, cancelled: 0 }, 'archived');
 
 const owner = object<Owner>({ pid: int(1), started: str, host: str, worker: int(0) }, {}, 'owner');
 
@@ -193,7 +205,16 @@ export function parseJobs(text: string, file: string, defaults: JobDefaults): Jo
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`${file}: expected an object {"version": 1, "jobs": [...]}`);
   const doc = raw as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
-    if (key !== 'version' && key !== 'jobs') throw invalid(`${file}: unknown top-level field "${key}"`);
+    if (key !== 'version' && key !== 'archived' && key !== 'jobs') throw invalid(`${file}: unknown top-level field "${key}"`);
+  }
+  let archived: Archived | undefined;
+  if (doc.archived !== undefined) {
+    try {
+      archived = archivedCheck(doc.archived);
+    } catch (error) {
+      if (!(error instanceof FieldError)) throw error;
+      throw invalid(`${file}: ${error.message}`);
+    }
   }
   if (doc.version !== FORMAT_VERSION) throw invalid(`${file}: unsupported version ${JSON.stringify(doc.version)}; this queuectl reads version ${FORMAT_VERSION}`);
   if (!Array.isArray(doc.jobs)) throw invalid(`${file}: field "jobs" must be an array`);
@@ -212,7 +233,7 @@ export function parseJobs(text: string, file: string, defaults: JobDefaults): Jo
     seen.add(job.id);
     return job;
   });
-  return { version: FORMAT_VERSION, jobs };
+  return archived ? { version: FORMAT_VERSION, archived, jobs } : { version: FORMAT_VERSION, jobs };
 }
 
 /** Validates one job object against the schema, as it would be read back from the file. */
@@ -226,7 +247,10 @@ export function checkJob(value: unknown, defaults: JobDefaults): Job {
 }
 
 export function serializeJobs(doc: JobsDocument): string {
-  return `${JSON.stringify({ version: doc.version, jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
+  // `archived` appears once something has been archived: a small queue's file stays minimal.
+  const { completed, cancelled } = doc.archived ?? NOTHING_ARCHIVED;
+  const archived = completed + cancelled > 0 ? { archived: { completed, cancelled } } : {};
+  return `${JSON.stringify({ version: doc.version, ...archived, jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
 }
 
 const JOB_KEYS: (keyof Job)[] = [

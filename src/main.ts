@@ -46,4 +46,12 @@ async function main(rawArgv: string[]): Promise<number> {
   return cli.run(command, context);
 }
 
+// `queuectl list | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

@@ -12,7 +12,9 @@ import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, type Config
 import { invalid, QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
 import { displayPath, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from './home.ts';
-import { FORMAT_VERSION, parseJobs, serializeJobs, type JobsDocument } from './jobfile.ts';
+import { archiveFinished, readArchive, withArchive } from './archive.ts';
+import { findJob, type Job } from './job.ts';
+import { FORMAT_VERSION, parseJobs, serializeJobs, type JobDefaults, type JobsDocument } from './jobfile.ts';
 import { acquireLock, type LockHandle } from './lock.ts';
 
 export interface StoreContext {
@@ -98,11 +100,30 @@ export function readConfig(ctx: StoreContext): Config {
   return applyEnv(readFileConfig(ctx.home), ctx.env);
 }
 
+export function jobDefaults(ctx: StoreContext, config: Config): JobDefaults {
+  return { now: ctx.now(), max_retries: config.max_retries, cwd: projectDir(ctx.home) };
+}
+
 function parseJobsText(ctx: StoreContext, config: Config) {
-  return (text: string) => parseJobs(text, displayPath(ctx.home.jobs), { now: ctx.now(), max_retries: config.max_retries, cwd: projectDir(ctx.home) });
+  return (text: string) => parseJobs(text, displayPath(ctx.home.jobs), jobDefaults(ctx, config));
 }
 
 const emptyJobs = (): JobsDocument => ({ version: FORMAT_VERSION, jobs: [] });
+
+/** Every job, archived ones included: what `list`, `show`, `logs` and `wait` look through. */
+export function readAllJobs(ctx: StoreContext): Job[] {
+  const config = readConfig(ctx);
+  return withArchive(readJobs(ctx, config).jobs, readArchive(ctx.home, jobDefaults(ctx, config)));
+}
+
+/** The named jobs, looked up in jobs.json and, only for those not there, in the archive. */
+export function lookupJobs(ctx: StoreContext, ids: readonly string[]): Job[] {
+  const config = readConfig(ctx);
+  const live = readJobs(ctx, config).jobs;
+  const known = new Set(live.map((job) => job.id));
+  const archived = ids.every((id) => known.has(id)) ? [] : readArchive(ctx.home, jobDefaults(ctx, config));
+  return ids.map((id) => findJob(live, id, archived));
+}
 
 /** A lock-free snapshot of jobs.json, validated. A missing file is an empty queue. */
 export function readJobs(ctx: StoreContext, config = readConfig(ctx)): JobsDocument {
@@ -156,7 +177,7 @@ async function lockedWithRetries<T>(ctx: StoreContext, body: (lock: LockHandle) 
     const lock = await acquireLock(ctx.home.jobs, ctx.home.lock, { timeoutMs: lockTimeout(ctx.env) });
     try {
       failpoint('in-lock');
-      sweepLeftovers(ctx.home.dir, ['jobs.json', 'config.json']);
+      sweepLeftovers(ctx.home.dir, ['jobs.json', 'config.json', 'archive.jsonl']);
       return await body(lock);
     } catch (error) {
       if (!(error instanceof FenceError) || attempt >= FENCE_RETRIES) {
@@ -181,6 +202,7 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
       const db = new Low<JobsDocument>(adapter, emptyJobs());
       await db.read();
       const result = fn(db.data, config);
+      archiveFinished(ctx.home, db.data, config.keep_finished);
       failpoint('before-commit');
       await db.write();
       failpoint('after-commit');

@@ -2,7 +2,8 @@ import { Option } from 'clipanion';
 import { parseDuration } from '../duration.ts';
 import { expiredJobs, FINISHED_STATES, type State } from '../job.ts';
 import { removeLogs } from '../joblog.ts';
-import { transact } from '../store.ts';
+import { countArchived, pruneArchive } from '../archive.ts';
+import { jobDefaults, transact } from '../store.ts';
 import { invalid } from '../error.ts';
 import { parseState } from './list.ts';
 import { QueueCommand } from './base.ts';
@@ -37,11 +38,16 @@ export async function removeExpired(command: QueueCommand, states: readonly Stat
   } catch (error) {
     throw invalid(`--older-than: ${(error as Error).message}`);
   }
-  const removed = await transact(command.store, (doc) => {
-    const doomed = new Set(expiredJobs(doc.jobs, states, command.context.now().getTime() - age).map((job) => job.id));
+  const removed = await transact(command.store, (doc, config) => {
+    const cutoff = command.context.now().getTime() - age;
+    const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
-    return doomed;
+    // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
+    const archived = pruneArchive(command.store.home, jobDefaults(command.store, config), (jobs) => expiredJobs(jobs, states, cutoff));
+    doc.archived = countArchived(doc.archived, archived, -1);
+    const live = new Set(doc.jobs.map((job) => job.id));
+    return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !live.has(id)) };
   });
-  removeLogs(command.store.home, removed);
-  return removed.size;
+  removeLogs(command.store.home, removed.logs);
+  return removed.count;
 }

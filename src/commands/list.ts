@@ -2,7 +2,7 @@ import { Option } from 'clipanion';
 import { invalid } from '../error.ts';
 import { byPriority, STATES, type State } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
-import { readJobs } from '../store.ts';
+import { readAllJobs, readJobs } from '../store.ts';
 import { renderJobs } from '../view.ts';
 import { QueueCommand } from './base.ts';
 
@@ -39,7 +39,8 @@ export class ListCommand extends QueueCommand {
   async run() {
     const state = this.state === undefined ? undefined : parseState(this.state);
     const limit = parseLimit(this.limit);
-    const { jobs } = readJobs(this.store);
+    // Archived jobs are completed or cancelled: the archive is read only when those may be listed.
+    const jobs = state === undefined || state === 'completed' || state === 'cancelled' ? readAllJobs(this.store) : readJobs(this.store).jobs;
     const selected = byPriority(state ? jobs.filter((job) => job.state === state) : jobs).slice(0, limit);
     if (this.asJson) return this.json(selected.map(canonicalJob));
     if (selected.length === 0) return this.out(state ? `no ${state} jobs` : 'no jobs');

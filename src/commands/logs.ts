@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { Option } from 'clipanion';
 import { formatDuration } from '../duration.ts';
 import { invalid } from '../error.ts';
-import { findJob, isFinished, type Job } from '../job.ts';
+import { isFinished, type Job } from '../job.ts';
 import { logFile, parseLog, readLog, type Section } from '../joblog.ts';
-import { readJobs } from '../store.ts';
+import { lookupJobs } from '../store.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { QueueCommand } from './base.ts';
 
@@ -35,7 +35,7 @@ export class LogsCommand extends QueueCommand {
   async run() {
     if (this.attempt !== undefined && !/^[1-9]\d*$/.test(this.attempt)) throw invalid(`--attempt must be a whole number from 1, got "${this.attempt}"`);
     if (this.follow && this.attempt !== undefined) throw invalid('give --follow or --attempt, not both');
-    const job = findJob(readJobs(this.store).jobs, this.id);
+    const job = lookupJobs(this.store, [this.id])[0]!;
     if (this.follow) return this.stream(job);
     const sections = parseLog(readLog(this.store.home, job.id) ?? '').filter((s) => this.attempt === undefined || s.attempt === Number(this.attempt));
     if (sections.length === 0) {
@@ -49,7 +49,7 @@ export class LogsCommand extends QueueCommand {
   private async stream(job: Job): Promise<void> {
     const file = logFile(this.store.home, job.id);
     let offset = 0;
-    for (let current = job; ; current = findJob(readJobs(this.store).jobs, job.id)) {
+    for (let current = job; ; current = lookupJobs(this.store, [job.id])[0]!) {
       // The state is read before the log: output written before the job finished is printed.
       offset = this.printFrom(file, offset);
       if (isFinished(current)) return;

@@ -1,10 +1,9 @@
 import { Option } from 'clipanion';
 import { formatDuration } from '../duration.ts';
 import { displayPath } from '../home.ts';
-import { findJob } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import { logFile } from '../joblog.ts';
-import { readJobs } from '../store.ts';
+import { lookupJobs } from '../store.ts';
 import { renderTable } from '../table.ts';
 import { relativeTime } from '../view.ts';
 import { QueueCommand } from './base.ts';
@@ -23,7 +22,7 @@ export class ShowCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print the job object as JSON' });
 
   async run() {
-    const job = findJob(readJobs(this.store).jobs, this.id);
+    const job = lookupJobs(this.store, [this.id])[0]!;
     if (this.asJson) return this.json(canonicalJob(job));
     const now = this.context.now();
     const when = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');

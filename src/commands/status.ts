@@ -38,11 +38,14 @@ export class StatusCommand extends QueueCommand {
   }
 
   private async render() {
-    const { jobs } = readJobs(this.store);
+    const { jobs, archived } = readJobs(this.store);
     const now = this.context.now();
     const metrics = computeMetrics(jobs, now);
     const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
     for (const job of jobs) counts[job.state]++;
+    counts.completed += archived?.completed ?? 0;
+    counts.cancelled += archived?.cancelled ?? 0;
+    const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
     const running = jobs.filter((job) => job.state === 'processing' && job.owner);
     const supervisors = liveSupervisors(this.store.home).map((supervisor) => ({
       pid: supervisor.pid,
@@ -55,10 +58,10 @@ export class StatusCommand extends QueueCommand {
     }));
     const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
     if (this.asJson) {
-      return this.json({ total: jobs.length, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length });
+      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
-    this.out(`total: ${jobs.length}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
+    this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
     this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
     if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');

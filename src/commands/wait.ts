@@ -1,8 +1,8 @@
 import { Option } from 'clipanion';
 import { parseDuration } from '../duration.ts';
 import { QueueError } from '../error.ts';
-import { findJob, isFinished, type Job } from '../job.ts';
-import { readJobs } from '../store.ts';
+import { isFinished, type Job } from '../job.ts';
+import { lookupJobs, readJobs } from '../store.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { QueueCommand } from './base.ts';
 
@@ -30,8 +30,7 @@ export class WaitCommand extends QueueCommand {
     // Without ids, the work to wait for is what is unfinished now, plus whatever is added meanwhile.
     const ignore = new Set(this.ids.length > 0 ? [] : initial.filter(isFinished).map((job) => job.id));
     for (;;) {
-      const jobs = readJobs(this.store).jobs;
-      const watched = this.ids.length > 0 ? this.ids.map((id) => findJob(jobs, id)) : jobs.filter((job) => !ignore.has(job.id));
+      const watched = this.ids.length > 0 ? lookupJobs(this.store, this.ids) : readJobs(this.store).jobs.filter((job) => !ignore.has(job.id));
       const open = watched.filter((job) => !isFinished(job));
       if (open.length === 0) return this.verdict(watched);
       if (Date.now() >= deadline) {
