@@ -19,7 +19,8 @@ import { failpoint } from './failpoint.ts';
 export interface Fence {
   /** An open descriptor pins the inode, so a newer file can never reuse its number. */
   fd: number | null;
-  ino: number | null;
+  /** Inode, size and mtime in nanoseconds: a replace changes the first, an edit in place the others. */
+  identity: string | null;
 }
 
 export function openFenced(file: string): { text: string | null; fence: Fence } {
@@ -27,11 +28,11 @@ export function openFenced(file: string): { text: string | null; fence: Fence } 
   try {
     fd = fs.openSync(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: null, fence: { fd: null, ino: null } };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: null, fence: { fd: null, identity: null } };
     throw error;
   }
-  const ino = fs.fstatSync(fd).ino;
-  return { text: fs.readFileSync(fd, 'utf8'), fence: { fd, ino } };
+  const identity = identityOf(fs.fstatSync(fd, { bigint: true }));
+  return { text: fs.readFileSync(fd, 'utf8'), fence: { fd, identity } };
 }
 
 export function closeFence(fence: Fence): void {
@@ -39,9 +40,14 @@ export function closeFence(fence: Fence): void {
   fence.fd = null;
 }
 
-function currentIno(file: string): number | null {
+export function identityOf(stat: fs.BigIntStats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+}
+
+/** The identity of `file` now, or null if there is none. */
+export function currentIdentity(file: string): string | null {
   try {
-    return fs.statSync(file).ino;
+    return identityOf(fs.statSync(file, { bigint: true }));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
@@ -78,7 +84,7 @@ export async function replaceFile(file: string, text: string, fence: Fence, stil
     throw ioError('write', file, error as NodeJS.ErrnoException);
   }
   failpoint('before-rename');
-  if (!stillHeld() || currentIno(file) !== fence.ino) {
+  if (!stillHeld() || currentIdentity(file) !== fence.identity) {
     fs.rmSync(staging, { force: true });
     throw new FenceError(`${file} changed under a lost lock`);
   }

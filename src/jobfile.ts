@@ -44,7 +44,13 @@ const str: Check<string> = (v) => (typeof v === 'string' ? v : fail(`expected a 
 const nonEmpty: Check<string> = (v) => (str(v).trim() !== '' ? (v as string) : fail('must not be empty'));
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check<number> => (v) =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(`expected a whole number from ${min}, got ${JSON.stringify(v)}`);
-const time: Check<string> = (v) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : fail(`expected an ISO 8601 time, got ${JSON.stringify(v)}`));
+/** The form queuectl writes; anything else that parses is normalized to it. */
+const CANONICAL_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+// Every job carries about seven times and this runs on every read: the common case is a regex.
+const time: Check<string> = (v) => {
+  if (typeof v === 'string' && CANONICAL_TIME.test(v)) return v;
+  return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : fail(`expected an ISO 8601 time, got ${JSON.stringify(v)}`);
+};
 const nullable = <T>(check: Check<T>): Check<T | null> => (v) => (v === null ? null : check(v));
 const oneOf = <T extends string>(values: readonly T[]): Check<T> => (v) =>
   values.includes(v as T) ? (v as T) : fail(`unknown value ${JSON.stringify(v)}; expected one of ${values.join(', ')}`);
@@ -246,11 +252,28 @@ export function checkJob(value: unknown, defaults: JobDefaults): Job {
   }
 }
 
+/**
+ * Each job's text, indented for its place in the file. Jobs are never changed in place, so a job
+ * object always has the same text: a supervisor's rewrite serializes only the jobs it changed.
+ */
+const jobTexts = new WeakMap<Job, string>();
+
+function jobText(job: Job): string {
+  let text = jobTexts.get(job);
+  if (text === undefined) {
+    text = `    ${JSON.stringify(canonicalJob(job), null, 2).replace(/\n/g, '\n    ')}`;
+    jobTexts.set(job, text);
+  }
+  return text;
+}
+
+/** The same bytes as `JSON.stringify(doc, null, 2)` with keys in their fixed order, and a newline. */
 export function serializeJobs(doc: JobsDocument): string {
   // `archived` appears once something has been archived: a small queue's file stays minimal.
   const { completed, cancelled } = doc.archived ?? NOTHING_ARCHIVED;
-  const archived = completed + cancelled > 0 ? { archived: { completed, cancelled } } : {};
-  return `${JSON.stringify({ version: doc.version, ...archived, jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
+  const archived = completed + cancelled > 0 ? `  "archived": {\n    "completed": ${completed},\n    "cancelled": ${cancelled}\n  },\n` : '';
+  const jobs = doc.jobs.length === 0 ? '[]' : `[\n${doc.jobs.map(jobText).join(',\n')}\n  ]`;
+  return `{\n  "version": ${JSON.stringify(doc.version)},\n${archived}  "jobs": ${jobs}\n}\n`;
 }
 
 const JOB_KEYS: (keyof Job)[] = [

@@ -20,15 +20,18 @@ export interface Slot {
   index: number;
   worker: Worker | null;
   ready: boolean;
-  job: Assignment | null;
+  /** The job it runs first, then at most one queued behind it. */
+  jobs: Assignment[];
 }
 
 export interface PoolEvents {
   ready(slot: Slot): void;
   started(slot: Slot, job: Assignment): void;
   finished(slot: Slot, job: Assignment, message: Extract<FromWorker, { type: 'finished' }>): void;
-  /** The worker died; `job` is what it was running, if anything. */
-  died(slot: Slot, job: Assignment | null, how: string): void;
+  /** Queued jobs the worker handed back without starting them. */
+  released(slot: Slot, jobs: Assignment[]): void;
+  /** The worker died: `running` is what it may have started, `queued` what it had not. */
+  died(slot: Slot, running: Assignment | null, queued: Assignment[], how: string): void;
 }
 
 /** Five deaths within this window mean something is broken: replacements slow down. */
@@ -47,7 +50,7 @@ export class Pool {
   private closing = false;
 
   constructor(count: number, private readonly events: PoolEvents) {
-    this.slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, worker: null, ready: false, job: null }));
+    this.slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, worker: null, ready: false, jobs: [] }));
     const { exec, execArgv } = workerEntry();
     cluster.setupPrimary({ exec, execArgv, args: [] });
   }
@@ -56,18 +59,19 @@ export class Pool {
     for (const slot of this.slots) this.fork(slot);
   }
 
-  idle(): Slot[] {
-    return this.slots.filter((slot) => slot.worker && slot.ready && !slot.job);
+  /** One entry per job the workers can take now: `depth` per ready worker, less what it holds. */
+  openings(depth: number): Slot[] {
+    return this.slots.flatMap((slot) => (slot.worker && slot.ready ? Array<Slot>(Math.max(0, depth - slot.jobs.length)).fill(slot) : []));
   }
 
   busy(): Slot[] {
-    return this.slots.filter((slot) => slot.job);
+    return this.slots.filter((slot) => slot.jobs.length > 0);
   }
 
   /** Sends a claimed job to its slot; false if the slot's worker is no longer there to take it. */
   assign(slot: Slot, job: Assignment, request: RunRequest): boolean {
-    if (!slot.worker || !slot.ready || slot.job || !slot.worker.isConnected()) return false;
-    slot.job = job;
+    if (!slot.worker || !slot.ready || !slot.worker.isConnected()) return false;
+    slot.jobs.push(job);
     this.send(slot, { type: 'run', request });
     return true;
   }
@@ -85,22 +89,30 @@ export class Pool {
       if (message.type === 'ready') {
         slot.ready = true;
         this.events.ready(slot);
-      } else if (message.type === 'started' && slot.job?.id === message.id) {
-        slot.job.pid = message.pid;
-        this.events.started(slot, slot.job);
-      } else if (message.type === 'finished' && slot.job?.id === message.id) {
-        const job = slot.job;
-        slot.job = null;
+      } else if (message.type === 'started') {
+        const job = slot.jobs.find((candidate) => candidate.id === message.id);
+        if (!job) return;
+        job.pid = message.pid;
+        this.events.started(slot, job);
+      } else if (message.type === 'finished') {
+        const job = slot.jobs.find((candidate) => candidate.id === message.id);
+        if (!job) return;
+        slot.jobs = slot.jobs.filter((candidate) => candidate !== job);
         this.events.finished(slot, job, message);
+      } else if (message.type === 'released') {
+        const handed = slot.jobs.filter((candidate) => message.ids.includes(candidate.id));
+        slot.jobs = slot.jobs.filter((candidate) => !handed.includes(candidate));
+        if (handed.length > 0) this.events.released(slot, handed);
       }
     });
     worker.on('exit', (code, signal) => {
       if (slot.worker !== worker) return;
-      const job = slot.job;
+      // The worker runs its jobs in order: only the first can have started.
+      const [running = null, ...queued] = slot.jobs;
       slot.worker = null;
       slot.ready = false;
-      slot.job = null;
-      this.events.died(slot, job, signal ? `killed by ${signal}` : `exited with code ${code}`);
+      slot.jobs = [];
+      this.events.died(slot, running, queued, signal ? `killed by ${signal}` : `exited with code ${code}`);
       if (!this.closing) this.replace(slot);
     });
   }

@@ -34,11 +34,16 @@ export interface ProcessIdentity {
  */
 export function isRunning(identity: ProcessIdentity): boolean {
   if (identity.host !== HOST) return true;
+  const me = selfIdentity();
+  if (identity.pid === me.pid) return identity.started === me.started;
   return processStartTime(identity.pid) === identity.started;
 }
 
+let self: ProcessIdentity | null = null;
+
 export function selfIdentity(): ProcessIdentity {
-  return { pid: process.pid, started: processStartTime(process.pid) ?? 'unknown', host: HOST };
+  self ??= { pid: process.pid, started: processStartTime(process.pid) ?? 'unknown', host: HOST };
+  return self;
 }
 
 /** Every process whose environment carries `NAME=value` for all the given pairs. */

@@ -7,10 +7,14 @@ export type ToWorker =
   /** A forced stop: SIGTERM the job's group, SIGKILL after the grace period. */
   | { type: 'stop'; id: string }
   /** SIGKILL the job's group at once. */
-  | { type: 'kill'; id: string };
+  | { type: 'kill'; id: string }
+  /** Hand back the jobs queued behind the running one (a drain). */
+  | { type: 'release' };
 
 export type FromWorker =
   /** Sent once the worker listens: anything sent before that would be dropped. */
   | { type: 'ready' }
   | { type: 'started'; id: string; pid: number | null }
-  | { type: 'finished'; id: string; result: RunResult; interrupted: boolean };
+  | { type: 'finished'; id: string; result: RunResult; interrupted: boolean }
+  /** Queued jobs handed back unstarted: on request, or because the running job is long. */
+  | { type: 'released'; ids: string[] };

@@ -25,6 +25,8 @@ export interface RunRequest {
 
 export interface Run {
   pid: number | null;
+  /** When the command was started, in epoch milliseconds. */
+  startedAt: number;
   result: Promise<RunResult>;
   /** SIGTERM the group, then SIGKILL after the grace period. */
   stop(reason: 'timeout' | 'forced'): void;
@@ -77,7 +79,7 @@ export function runJob(request: RunRequest): Run {
 
   if (!fs.existsSync(request.cwd)) {
     const result = finish({ exit_code: null, signal: null, timed_out: false, stderr_tail: null, error: `working directory ${request.cwd} does not exist` });
-    return { pid: null, result: Promise.resolve(result), stop() {}, kill() {} };
+    return { pid: null, startedAt: startedAt.getTime(), result: Promise.resolve(result), stop() {}, kill() {} };
   }
 
   const child = spawn('/bin/sh', ['-c', request.command], {
@@ -142,5 +144,5 @@ export function runJob(request: RunRequest): Run {
       });
     });
   });
-  return { pid, result, stop, kill: () => pid !== null && signalGroup(pid, 'SIGKILL') };
+  return { pid, startedAt: startedAt.getTime(), result, stop, kill: () => pid !== null && signalGroup(pid, 'SIGKILL') };
 }

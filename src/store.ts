@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { Low, type Adapter } from 'lowdb';
-import { closeFence, FenceError, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
+import { closeFence, currentIdentity, FenceError, identityOf, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, type Config } from './config.ts';
 import { invalid, QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
@@ -31,9 +31,50 @@ function lockTimeout(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_LOCK_TIMEOUT_MS;
 }
 
+/**
+ * The last jobs.json this process wrote, with a descriptor that pins its inode. While jobs.json
+ * is still that inode, with the same size and mtime, nobody has replaced or edited it, so a supervisor's next turn (or a
+ * lock-free read) skips reading, parsing and validating it again. Jobs are never changed in
+ * place (every transition makes a new object), so a shallow copy of the array is a safe copy.
+ */
+interface Known {
+  fd: number;
+  identity: string;
+  text: string;
+  doc: JobsDocument;
+}
+
+const known = new Map<string, Known>();
+
+const copyDoc = (doc: JobsDocument): JobsDocument => ({ ...doc, jobs: [...doc.jobs] });
+
+function recall(file: string): Known | null {
+  const entry = known.get(file);
+  if (!entry) return null;
+  if (currentIdentity(file) === entry.identity) return entry;
+  forget(file);
+  return null;
+}
+
+function forget(file: string): void {
+  const entry = known.get(file);
+  if (entry) fs.closeSync(entry.fd);
+  known.delete(file);
+}
+
+function remember(file: string, text: string, doc: JobsDocument): void {
+  forget(file);
+  try {
+    const fd = fs.openSync(file, 'r');
+    known.set(file, { fd, identity: identityOf(fs.fstatSync(fd, { bigint: true })), text, doc: copyDoc(doc) });
+  } catch {
+    // Not remembering only costs a read next time.
+  }
+}
+
 /** A JSON document read under the lock and written back only if it changed. */
 class FencedAdapter<T> implements Adapter<T> {
-  private fence: Fence = { fd: null, ino: null };
+  private fence: Fence = { fd: null, identity: null };
   private original: string | null = null;
 
   constructor(
@@ -44,9 +85,18 @@ class FencedAdapter<T> implements Adapter<T> {
     /** What an absent file means; writing it back unchanged creates nothing. */
     private readonly absent: T,
     private readonly effects: Effects,
+    /** Set for jobs.json: use and update the remembered copy. */
+    private readonly memo?: { recall(): { text: string; data: T; identity: string } | null; remember(text: string, data: T): void },
   ) {}
 
   async read(): Promise<T | null> {
+    const remembered = this.memo?.recall();
+    if (remembered) {
+      // The remembered descriptor is the fence: it stays open, and open, it pins the inode.
+      this.fence = { fd: null, identity: remembered.identity };
+      this.original = remembered.text;
+      return remembered.data;
+    }
     const { text, fence } = openFenced(this.file);
     this.fence = fence;
     this.original = text;
@@ -59,6 +109,7 @@ class FencedAdapter<T> implements Adapter<T> {
     await replaceFile(this.file, text, this.fence, () => this.lock.held());
     this.effects.wrote = true;
     this.original = text;
+    this.memo?.remember(text, data);
   }
 
   close(): void {
@@ -127,6 +178,8 @@ export function lookupJobs(ctx: StoreContext, ids: readonly string[]): Job[] {
 
 /** A lock-free snapshot of jobs.json, validated. A missing file is an empty queue. */
 export function readJobs(ctx: StoreContext, config = readConfig(ctx)): JobsDocument {
+  const remembered = recall(ctx.home.jobs);
+  if (remembered) return copyDoc(remembered.doc);
   const text = readText(ctx.home.jobs);
   return text === null ? emptyJobs() : parseJobsText(ctx, config)(text);
 }
@@ -197,7 +250,15 @@ async function lockedWithRetries<T>(ctx: StoreContext, body: (lock: LockHandle) 
 export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, config: Config) => T): Promise<T> {
   return withLock(ctx, async (lock, effects) => {
     const config = readConfig(ctx);
-    const adapter = new FencedAdapter(ctx.home.jobs, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs(), effects);
+    const file = ctx.home.jobs;
+    const memo = {
+      recall: () => {
+        const entry = recall(file);
+        return entry && { text: entry.text, data: copyDoc(entry.doc), identity: entry.identity };
+      },
+      remember: (text: string, doc: JobsDocument) => remember(file, text, doc),
+    };
+    const adapter = new FencedAdapter(file, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs(), effects, memo);
     try {
       const db = new Low<JobsDocument>(adapter, emptyJobs());
       await db.read();

@@ -14,6 +14,7 @@ import { ensureHome } from './home.ts';
 import { logFile } from './joblog.ts';
 import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
+import { HAND_BACK_AFTER_MS } from './worker.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
 import { killRun, OrphanWatch, runMarkers } from './recovery.ts';
 import { registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
@@ -50,6 +51,8 @@ export class Supervisor {
   private stopping = false;
   /** Dead workers' jobs whose processes are still being killed. */
   private killing = 0;
+  /** A moving average of how long runs take; null until one has finished. */
+  private typicalRunMs: number | null = null;
 
   constructor(private readonly options: SupervisorOptions) {
     this.pool = new Pool(options.count, {
@@ -57,10 +60,27 @@ export class Supervisor {
       started: (slot, job) => this.log(`job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
       finished: (_slot, job, message) => {
         this.finished.push({ id: job.id, owner: job.owner, result: message.result, interrupted: message.interrupted });
+        const took = Date.parse(message.result.finished_at) - Date.parse(message.result.started_at);
+        this.typicalRunMs = this.typicalRunMs === null ? took : 0.8 * this.typicalRunMs + 0.2 * took;
         this.wake();
       },
-      died: (slot, job, how) => this.workerDied(slot, job, how),
+      released: (_slot, jobs) => {
+        this.released.push(...jobs.map((job) => ({ id: job.id, owner: job.owner })));
+        this.wake();
+      },
+      died: (slot, running, queued, how) => {
+        this.released.push(...queued.map((job) => ({ id: job.id, owner: job.owner })));
+        this.workerDied(slot, running, how);
+      },
     });
+  }
+
+  /**
+   * How many jobs a worker may hold: a second, queued behind the running one, only while runs are
+   * short, so that they follow each other without waiting for this process's next write.
+   */
+  private depth(): number {
+    return this.typicalRunMs !== null && this.typicalRunMs < HAND_BACK_AFTER_MS / 2 ? 2 : 1;
   }
 
   private get ctx(): StoreContext {
@@ -93,15 +113,19 @@ export class Supervisor {
     this.signals++;
     if (this.signals === 1) {
       this.phase = 'draining';
+      for (const slot of this.pool.busy()) this.pool.send(slot, { type: 'release' });
       const busy = this.pool.busy().length;
       this.log(`${signal}: draining, no new jobs will start; waiting for ${busy} running job${busy === 1 ? '' : 's'} (signal again to force)`);
     } else if (this.signals === 2) {
       this.phase = 'forcing';
       this.log(`${signal}: forcing: running jobs get SIGTERM, then SIGKILL, and go back to pending`);
-      for (const slot of this.pool.busy()) if (slot.job) this.pool.send(slot, { type: 'stop', id: slot.job.id });
+      for (const slot of this.pool.busy()) {
+        this.pool.send(slot, { type: 'release' });
+        if (slot.jobs[0]) this.pool.send(slot, { type: 'stop', id: slot.jobs[0].id });
+      }
     } else {
       this.log(`${signal}: killing running jobs now`);
-      for (const slot of this.pool.busy()) if (slot.job) this.pool.send(slot, { type: 'kill', id: slot.job.id });
+      for (const slot of this.pool.busy()) if (slot.jobs[0]) this.pool.send(slot, { type: 'kill', id: slot.jobs[0].id });
     }
     this.wake();
   }
@@ -157,7 +181,7 @@ export class Supervisor {
     let jobs = this.snapshot();
     if (jobs === null) return;
     this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
-    const idle = this.phase === 'running' ? this.pool.idle() : [];
+    const idle = this.phase === 'running' ? this.pool.openings(this.depth()) : [];
     const work = this.finished.length + this.interrupted.length + this.released.length;
     const now = this.ctx.now();
     if (work === 0 && !(idle.length > 0 && jobs.some((job) => isDue(job, now)))) return this.scheduleDue(jobs);

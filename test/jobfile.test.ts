@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../src/error.ts';
 import type { Job } from '../src/job.ts';
-import { parseJobs, serializeJobs, type JobsDocument } from '../src/jobfile.ts';
+import { canonicalJob, parseJobs, serializeJobs, type JobsDocument } from '../src/jobfile.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const FILE = '/projects/demo/.queuectl/jobs.json';
@@ -162,3 +162,23 @@ invalid('a NUL-filled file is called damaged, without quoting the NUL bytes', ()
 });
 
 invalid.run();
+
+// ---
+
+const bytes = suite('serializeJobs bytes');
+
+bytes('equals JSON.stringify with two spaces, for empty, archived and full documents', () => {
+  const jobs = [job({ id: 'a', history: [{ started_at: T0.toISOString(), finished_at: T0.toISOString(), duration_ms: 1, outcome: 'failed', exit_code: 1, signal: null, error: 'exit code 1', retry_at: null }] }), job({ id: 'b', owner: { pid: 1, started: '2', host: 'h', worker: 1 }, state: 'processing' }), job({ id: 'c', no_retry_on: [2, 127] })];
+  const docs = [
+    { version: 1, jobs: [] },
+    { version: 1, jobs },
+    { version: 1, archived: { completed: 3, cancelled: 1 }, jobs },
+    { version: 1, archived: { completed: 2, cancelled: 0 }, jobs: [] },
+  ];
+  for (const doc of docs) {
+    const plain = `${JSON.stringify({ version: doc.version, ...('archived' in doc ? { archived: doc.archived } : {}), jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
+    assert.is(serializeJobs(doc), plain);
+  }
+});
+
+bytes.run();
