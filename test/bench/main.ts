@@ -1,0 +1,196 @@
+/**
+ * `npm run bench`: measures queuectl against baselines run side by side on the same machine,
+ * and prints one markdown table. Options:
+ *   --quick          scaled down, for development (about a minute)
+ *   --out FILE       also write the table to FILE
+ *   --profile DIR    run the drains' supervisors under `node --cpu-prof --cpu-prof-dir DIR`
+ *   --only a,b       only these groups: drain, pickup, cli, bulk
+ *   --dist DIR       measure this build instead of dist/ (to compare two builds)
+ *   --label TEXT     what is being measured, for the header (default: the git revision)
+ * A missed target is a finding, not an error: the exit status is 0 unless a measurement broke.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { now, ROOT, snapshotDist } from './procs.ts';
+import { bulk, cliTimes, drain, median, percentile, pickup, type DrainResult } from './measure.ts';
+import { count, machine, mb, ms, ratio, renderTable, type Row } from './report.ts';
+import { removeTemplates } from './store.ts';
+
+interface Args {
+  quick: boolean;
+  out: string | null;
+  profile: string | null;
+  only: Set<string> | null;
+  dist: string | undefined;
+  label: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, out: null, profile: null, only: null, dist: undefined, label: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--quick') args.quick = true;
+    else if (arg === '--out') args.out = path.resolve(value());
+    else if (arg === '--profile') args.profile = path.resolve(value());
+    else if (arg === '--only') args.only = new Set(value().split(','));
+    else if (arg === '--dist') args.dist = path.resolve(value());
+    else if (arg === '--label') args.label = value();
+    else throw new Error(`unknown option ${arg}; see the top of test/bench/main.ts`);
+  }
+  return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const scale = args.quick
+  ? { jobs: 200, workers: 4, stores: [2_000, 20_000], budgetMs: 20_000, samples: 10, cliRuns: 5, bigCliRuns: 3, bulk: 2_000, bulkRuns: 1 }
+  : { jobs: 1_000, workers: 4, stores: [10_000, 100_000], budgetMs: 75_000, samples: 50, cliRuns: 15, bigCliRuns: 7, bulk: 10_000, bulkRuns: 3 };
+const [midStore, bigStore] = scale.stores as [number, number];
+const wanted = (group: string) => args.only === null || args.only.has(group);
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+function revision(): string {
+  try {
+    const git = (...words: string[]) => execFileSync('git', words, { cwd: ROOT, encoding: 'utf8' }).trim();
+    return `queuectl ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src', 'package.json') ? ' + uncommitted changes' : ''}`;
+  } catch {
+    return 'queuectl (no git revision)';
+  }
+}
+
+try {
+  log(`measuring a copy of dist/: ${snapshotDist(args.dist)}${args.dist ? ` (of ${args.dist})` : ''}`);
+} catch (error) {
+  log((error as Error).message);
+  process.exit(1);
+}
+
+const header = `${machine()}; ${args.label ?? (args.dist ? `build from ${args.dist}` : revision())}`;
+const rows: Row[] = [];
+const notes: string[] = [];
+let broken = 0;
+
+async function measure(what: string, fn: () => Promise<void> | void, failedRows: string[]): Promise<void> {
+  const started = now();
+  log(`${what}…`);
+  try {
+    await fn();
+    log(`${what}: ${ms(now() - started)}`);
+  } catch (error) {
+    broken++;
+    log(`${what} broke: ${(error as Error).stack ?? error}`);
+    for (const measurement of failedRows) rows.push({ measurement, queuectl: 'error', baseline: '—', ratio: '—', target: '—', pass: false });
+    notes.push(`${what} broke: ${String((error as Error).message).split('\n')[0]}`);
+  }
+}
+
+function drainRow(result: DrainResult, label: string, target: number | null): Row {
+  const figure = result.timedOut
+    ? `${result.jobsPerSec.toFixed(1)} jobs/s (${count(result.done)}/${count(result.jobs)} in ${ms(result.ms)}, budget hit)`
+    : `${result.jobsPerSec.toFixed(1)} jobs/s (${ms(result.ms)})`;
+  const value = result.jobsPerSec / result.bareJobsPerSec;
+  if (result.last.other > 0) notes.push(`${label}: ${result.last.other} jobs ended neither completed nor pending (dead?): the drain is not clean`);
+  return {
+    measurement: label,
+    queuectl: figure,
+    baseline: `${result.bareJobsPerSec.toFixed(0)} jobs/s (${result.bareMs.map(ms).join(', ')})`,
+    ratio: ratio(value),
+    target: target === null ? '—' : `≥ ${target}`,
+    pass: target === null ? null : value >= target,
+  };
+}
+
+const drains: { finished: number; result: DrainResult }[] = [];
+const total = now();
+
+if (wanted('drain')) {
+  for (const finished of [0, midStore, bigStore]) {
+    const label = `drain ${count(scale.jobs)} × \`true\`, ${scale.workers} workers, ${finished === 0 ? 'empty store' : `${count(finished)} finished jobs in store`}`;
+    const target = finished === 0 ? 0.9 : finished === bigStore ? 0.8 : null;
+    await measure(label, async () => {
+      const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
+      const result = await drain({ jobs: scale.jobs, finished, count: scale.workers, budgetMs: scale.budgetMs, nodeArgs, stopGraceMs: args.profile ? 180_000 : 30_000 });
+      drains.push({ finished, result });
+      rows.push(drainRow(result, label, target));
+      if (args.profile) notes.push(`${label}: CPU profile of supervisor pid ${result.supervisorPid} in ${args.profile}`);
+    }, [label]);
+  }
+}
+
+if (wanted('pickup')) {
+  const label = `pickup latency, idle supervisor (${scale.workers} workers), ${scale.samples} jobs`;
+  await measure(label, async () => {
+    const { latencies, baselines } = await pickup(scale.samples, scale.workers);
+    for (const [name, p, target] of [['median', 50, 50], ['p95', 95, 150]] as const) {
+      const q = percentile(latencies, p);
+      const b = percentile(baselines, p);
+      rows.push({ measurement: `${label}: ${name}`, queuectl: ms(q), baseline: ms(b), ratio: ratio(q / b), target: `≤ ${target} ms`, pass: q <= target });
+    }
+    notes.push(`pickup: from \`queuectl enqueue\` returning to the job's \`date +%s%N\`; baseline: \`sh -c 'date +%s%N > f'\` spawned directly (the floor: a job's own start); max ${ms(Math.max(...latencies))}`);
+  }, [`${label}: median`, `${label}: p95`]);
+}
+
+function cliRows(finished: number, runs: number): Promise<void> {
+  const store = finished === 0 ? 'small store' : `${count(finished)} finished jobs in store`;
+  const labels = [`\`queuectl enqueue\` wall time, ${store} (median of ${runs})`, `\`queuectl status\` wall time, ${store} (median of ${runs})`];
+  return measure(`enqueue/status, ${store}`, () => {
+    const result = cliTimes(runs, finished);
+    for (const [label, value] of [[labels[0], result.enqueueMs], [labels[1], result.statusMs]] as const) {
+      const r = value / result.nodeMs;
+      rows.push({ measurement: label as string, queuectl: ms(value), baseline: `${ms(result.nodeMs)} (\`node -e 0\`)`, ratio: ratio(r), target: '≤ 1.5', pass: r <= 1.5 });
+    }
+  }, labels);
+}
+
+if (wanted('cli')) await cliRows(0, scale.cliRuns);
+
+if (wanted('bulk')) {
+  const labels = [`bulk \`enqueue --file jobs.jsonl\`, ${count(scale.bulk)} jobs`, `bulk \`enqueue --file -\` (stdin), ${count(scale.bulk)} jobs`];
+  await measure('bulk enqueue', () => {
+    const result = bulk(scale.bulk, scale.bulkRuns);
+    for (const [label, value] of [[labels[0], result.fileMs], [labels[1], result.stdinMs]] as const) {
+      rows.push({ measurement: `${label}${scale.bulkRuns > 1 ? ` (median of ${scale.bulkRuns})` : ''}`, queuectl: ms(value), baseline: `${ms(result.nodeMs)} (\`node -e 0\`)`, ratio: ratio(value / result.nodeMs), target: '≤ 2 s', pass: value <= 2000 });
+    }
+  }, labels);
+}
+
+if (wanted('cli')) await cliRows(bigStore, scale.bigCliRuns);
+
+for (const { finished, result } of drains) {
+  if (finished !== 0 && finished !== bigStore) continue;
+  const where = finished === 0 ? 'empty store' : `${count(finished)} finished jobs in store`;
+  rows.push({
+    measurement: `peak RSS, primary + ${scale.workers} workers, during the drain (${where})`,
+    queuectl: `${mb(result.peakRssKb * 1024)} (primary ${mb(result.peakPrimaryKb * 1024)} + ${result.peakChildren} workers ${mb((result.peakRssKb - result.peakPrimaryKb) * 1024)})`,
+    baseline: '—',
+    ratio: '—',
+    target: '≤ 300 MB',
+    pass: result.peakRssKb * 1024 <= 300 * 2 ** 20,
+  });
+}
+const big = drains.find((entry) => entry.finished === bigStore)?.result;
+if (big) {
+  rows.push({
+    measurement: `jobs.json size after the drain, ${count(bigStore)} finished jobs in store`,
+    queuectl: mb(big.sizeAfter),
+    baseline: '—',
+    ratio: '—',
+    target: '≤ 1 MB',
+    pass: big.sizeAfter <= 2 ** 20,
+  });
+  notes.push(`jobs.json size: ${count(bigStore + big.jobs)} jobs (${count(bigStore)} prebuilt completed + the batch), default retention; with no archive every finished job stays in jobs.json and every supervisor turn rewrites it whole`);
+}
+
+notes.push(`drain baseline: the same \`/bin/sh -c true\` spawned from a bare Node loop, ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
+notes.push(`stores with finished jobs are written directly in the jobs.json format (test/bench/store.ts); each measurement uses a fresh temporary directory; whole run took ${ms(now() - total)}${args.quick ? ' (--quick: scaled down)' : ''}`);
+removeTemplates();
+
+const table = renderTable(header, rows, notes);
+process.stdout.write(table);
+if (args.out) fs.writeFileSync(args.out, table);
+process.exitCode = broken > 0 ? 1 : 0;

@@ -1,0 +1,63 @@
+/**
+ * How far a batch of benchmark jobs has got, read lock-free from jobs.json the way `status`
+ * reads it, but cheaply: a batch is enqueued last, so it sits at the end of the file, and only
+ * the tail from the batch's first job on is scanned. Parsing an 86 MB store every 50 ms would
+ * steal the CPU the supervisor is being measured on.
+ */
+import fs from 'node:fs';
+
+export interface Progress {
+  /** pending, processing or failed (waiting for a retry). */
+  unfinished: number;
+  completed: number;
+  /** Any other state (dead, cancelled): a benchmark job should never end there. */
+  other: number;
+}
+
+const UNFINISHED = new Set(['pending', 'processing', 'failed']);
+
+export class BatchWatch {
+  /** Bytes read from the end: grown until it holds the batch's first job, then kept just above. */
+  private window = 64 * 1024;
+
+  constructor(private readonly file: string, private readonly firstId: string) {}
+
+  read(): Progress {
+    for (;;) {
+      const fd = fs.openSync(this.file, 'r');
+      let text: string;
+      let whole: boolean;
+      try {
+        const size = fs.fstatSync(fd).size;
+        const length = Math.min(size, this.window);
+        const buffer = Buffer.alloc(length);
+        fs.readSync(fd, buffer, 0, length, size - length);
+        text = buffer.toString('utf8');
+        whole = length === size;
+      } finally {
+        fs.closeSync(fd);
+      }
+      const at = text.indexOf(`"${this.firstId}"`);
+      if (at === -1 && !whole) {
+        this.window *= 2;
+        continue;
+      }
+      // The batch grows as its jobs gain history: leave room, so the next read rarely retries.
+      if (at !== -1) this.window = Math.max(this.window, Math.ceil((text.length - at) * 1.25) + 4096);
+      // Not found in the whole file: the batch's first job was moved to an archive, so every
+      // unfinished state left in the file belongs to the batch (the rest of the store is finished).
+      return count(at === -1 ? text : text.slice(at));
+    }
+  }
+}
+
+function count(text: string): Progress {
+  const progress: Progress = { unfinished: 0, completed: 0, other: 0 };
+  for (const match of text.matchAll(/"state":\s*"([a-z]+)"/g)) {
+    const state = match[1] as string;
+    if (UNFINISHED.has(state)) progress.unfinished++;
+    else if (state === 'completed') progress.completed++;
+    else progress.other++;
+  }
+  return progress;
+}
