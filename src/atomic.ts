@@ -10,7 +10,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { QueueError } from './error.ts';
 import { displayPath } from './home.ts';
 import { failpoint } from './failpoint.ts';
@@ -72,6 +71,8 @@ export async function replaceFile(file: string, text: string, fence: Fence, stil
   const staging = `${file}.next`;
   const bytes = Buffer.byteLength(text);
   try {
+    // Loaded on first write: commands that only read start faster without it.
+    const { default: writeFileAtomic } = await import('write-file-atomic');
     await writeFileAtomic(staging, text, { fsync: true, mode: 0o644 });
     const written = fs.statSync(staging).size;
     if (written !== bytes) {

@@ -6,7 +6,7 @@
  * rename, so every read sees a whole snapshot.
  */
 import fs from 'node:fs';
-import { Low, type Adapter } from 'lowdb';
+import type { Adapter } from 'lowdb';
 import { closeFence, currentIdentity, FenceError, identityOf, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, type Config } from './config.ts';
 import { invalid, QueueError } from './error.ts';
@@ -15,7 +15,7 @@ import { displayPath, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, 
 import { archiveFinished, readArchive, withArchive } from './archive.ts';
 import { findJob, type Job } from './job.ts';
 import { FORMAT_VERSION, parseJobs, serializeJobs, type JobDefaults, type JobsDocument } from './jobfile.ts';
-import { acquireLock, type LockHandle } from './lock.ts';
+import type { LockHandle } from './lock.ts';
 
 export interface StoreContext {
   home: Home;
@@ -226,6 +226,8 @@ async function withLock<T>(ctx: StoreContext, body: (lock: LockHandle, effects: 
 
 /** Runs `body` under the lock; a commit refused by the fence runs it again on fresh data. */
 async function lockedWithRetries<T>(ctx: StoreContext, body: (lock: LockHandle) => Promise<T>): Promise<T> {
+  // The lock (proper-lockfile and what it loads) and lowdb are loaded on first use: reads never need them.
+  const { acquireLock } = await import('./lock.ts');
   for (let attempt = 1; ; attempt++) {
     const lock = await acquireLock(ctx.home.jobs, ctx.home.lock, { timeoutMs: lockTimeout(ctx.env) });
     try {
@@ -260,6 +262,7 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
     };
     const adapter = new FencedAdapter(file, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs(), effects, memo);
     try {
+      const { Low } = await import('lowdb');
       const db = new Low<JobsDocument>(adapter, emptyJobs());
       await db.read();
       const result = fn(db.data, config);
@@ -279,6 +282,7 @@ export async function updateConfig<T>(ctx: StoreContext, fn: (config: Config) =>
   return withLock(ctx, async (lock, effects) => {
     const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), serializeConfig, lock, DEFAULT_CONFIG, effects);
     try {
+      const { Low } = await import('lowdb');
       const db = new Low<Config>(adapter, DEFAULT_CONFIG);
       await db.read();
       const { config, result } = fn(db.data);
