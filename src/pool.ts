@@ -14,6 +14,8 @@ export interface Assignment {
   owner: Owner;
   started_at: string;
   pid: number | null;
+  /** When the worker reported it started (epoch ms), or null while it waits in the worker's queue. */
+  runningSince: number | null;
 }
 
 export interface Slot {
@@ -59,9 +61,17 @@ export class Pool {
     for (const slot of this.slots) this.fork(slot);
   }
 
-  /** One entry per job the workers can take now: `depth` per ready worker, less what it holds. */
-  openings(depth: number): Slot[] {
-    return this.slots.flatMap((slot) => (slot.worker && slot.ready ? Array<Slot>(Math.max(0, depth - slot.jobs.length)).fill(slot) : []));
+  /**
+   * One entry per job the workers can take now: `depth` per ready worker, less what it holds. A
+   * worker whose running job has outlasted `longMs` takes nothing more: it would hand it back.
+   */
+  openings(depth: number, longMs: number, now: number): Slot[] {
+    return this.slots.flatMap((slot) => {
+      if (!slot.worker || !slot.ready) return [];
+      const since = slot.jobs[0]?.runningSince;
+      const room = (since != null && now - since >= longMs ? 1 : depth) - slot.jobs.length;
+      return Array<Slot>(Math.max(0, room)).fill(slot);
+    });
   }
 
   busy(): Slot[] {
@@ -93,6 +103,7 @@ export class Pool {
         const job = slot.jobs.find((candidate) => candidate.id === message.id);
         if (!job) return;
         job.pid = message.pid;
+        job.runningSince = Date.now();
         this.events.started(slot, job);
       } else if (message.type === 'finished') {
         const job = slot.jobs.find((candidate) => candidate.id === message.id);

@@ -46,7 +46,7 @@ export class Supervisor {
   private signals = 0;
   private finished: Finished[] = [];
   private interrupted: Interrupted[] = [];
-  private released: { id: string; owner: Owner }[] = [];
+  private released: { id: string; owner: Owner; quiet: boolean }[] = [];
   private ticking = false;
   private again = false;
   private lastError = '';
@@ -71,11 +71,12 @@ export class Supervisor {
         this.wake();
       },
       released: (_slot, jobs) => {
-        this.released.push(...jobs.map((job) => ({ id: job.id, owner: job.owner })));
+        // A routine hand-back from a worker whose running job turned out long: not worth a log line.
+        this.released.push(...jobs.map((job) => ({ id: job.id, owner: job.owner, quiet: true })));
         this.wake();
       },
       died: (slot, running, queued, how) => {
-        this.released.push(...queued.map((job) => ({ id: job.id, owner: job.owner })));
+        this.released.push(...queued.map((job) => ({ id: job.id, owner: job.owner, quiet: false })));
         this.workerDied(slot, running, how);
       },
     });
@@ -188,7 +189,7 @@ export class Supervisor {
     let jobs = this.snapshot();
     if (jobs === null) return;
     this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
-    const idle = this.phase === 'running' ? this.pool.openings(this.depth()) : [];
+    const idle = this.phase === 'running' ? this.pool.openings(this.depth(), HAND_BACK_AFTER_MS, Date.now()) : [];
     const work = this.finished.length + this.interrupted.length + this.released.length;
     const now = this.ctx.now();
     if (work === 0 && !(idle.length > 0 && jobs.some((job) => isDue(job, now)))) return this.scheduleDue(jobs);
@@ -210,8 +211,9 @@ export class Supervisor {
     this.lastError = '';
     this.finished.splice(0, turn.finished.length);
     this.interrupted.splice(0, turn.interrupted.length);
+    const quiet = new Set(this.released.slice(0, turn.released.length).filter((item) => item.quiet).map((item) => item.id));
     this.released.splice(0, turn.released.length);
-    for (const event of outcome.events) this.log(describeEvent(event, this.ctx.now()));
+    for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.ctx.now()));
     for (const job of outcome.claimed) this.dispatch(job, config!);
     jobs = outcome.jobs;
     this.scheduleDue(jobs);
@@ -233,8 +235,8 @@ export class Supervisor {
       logMaxBytes: config.log_max_bytes,
       env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
     };
-    if (!this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null }, request)) {
-      this.released.push({ id: job.id, owner });
+    if (!this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null, runningSince: null }, request)) {
+      this.released.push({ id: job.id, owner, quiet: false });
       this.again = true;
     }
   }
