@@ -4,7 +4,7 @@
  * spaces, a trailing newline), so `git diff` shows exactly the jobs that changed.
  */
 import { invalid } from './error.ts';
-import { OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
+import { createJob, OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
 import { parseDuration } from './duration.ts';
 
 export const FORMAT_VERSION = 1;
@@ -110,8 +110,13 @@ const attempt = object<Attempt>(
   'history entry',
 );
 
+/** A hand-added job gets what `enqueue` would have given it; only `id` and `command` are required. */
+function handAddedDefaults(defaults: JobDefaults): Partial<Job> {
+  const { id: _id, command: _command, ...rest } = createJob({ id: '', command: '', cwd: defaults.cwd, max_retries: defaults.max_retries, priority: 0, run_at: defaults.now, timeout: null, no_retry_on: [] }, defaults.now);
+  return rest;
+}
+
 function jobCheck(defaults: JobDefaults): Check<Job> {
-  const at = defaults.now.toISOString();
   return object<Job>(
     {
       id: (v) => (typeof v === 'string' && ID_PATTERN.test(v) ? v : fail(`invalid id ${JSON.stringify(v)}: use letters, digits and . _ : @ + - (at most 128)`)),
@@ -133,24 +138,7 @@ function jobCheck(defaults: JobDefaults): Check<Job> {
       owner: nullable(owner),
       history: (v) => (Array.isArray(v) ? v.map(attempt) : fail('expected an array')),
     },
-    {
-      state: 'pending',
-      attempts: 0,
-      max_retries: defaults.max_retries,
-      priority: 0,
-      run_at: at,
-      timeout: null,
-      no_retry_on: [],
-      cwd: defaults.cwd,
-      created_at: at,
-      updated_at: at,
-      started_at: null,
-      finished_at: null,
-      recoveries: 0,
-      last_error: null,
-      owner: null,
-      history: [],
-    },
+    handAddedDefaults(defaults),
     'job',
   );
 }
