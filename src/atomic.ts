@@ -8,6 +8,7 @@
  * fence is checked, and only then does our own rename put it in place, followed by a directory
  * fsync. Leftover staging and temp files are swept under the lock.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { QueueError } from './error.ts';
@@ -63,12 +64,18 @@ export function ioError(action: string, file: string, error: NodeJS.ErrnoExcepti
 
 export class FenceError extends Error {}
 
+function stagingName(file: string): string {
+  return `${file}.next.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+}
+
 /**
  * Replaces `file` with `text`, provided it is still the file the fence saw and `stillHeld()`
  * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
  */
 export async function replaceFile(file: string, text: string, fence: Fence, stillHeld: () => boolean): Promise<void> {
-  const staging = `${file}.next`;
+  // A name of its own: a writer that lost its lock must never rename, or delete, what its
+  // successor staged under the same name.
+  const staging = stagingName(file);
   const bytes = Buffer.byteLength(text);
   try {
     // Loaded on first write: commands that only read start faster without it.
@@ -93,6 +100,8 @@ export async function replaceFile(file: string, text: string, fence: Fence, stil
     fs.renameSync(staging, file);
   } catch (error) {
     fs.rmSync(staging, { force: true });
+    // Swept by a successor that took the lock while we stalled: our commit must not land anyway.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FenceError(`${file}: staged commit removed under a lost lock`);
     throw ioError('replace', file, error as NodeJS.ErrnoException);
   }
   failpoint('after-rename');
@@ -105,7 +114,7 @@ export async function replaceFile(file: string, text: string, fence: Fence, stil
  * renamed into place.
  */
 export function replaceFileSync(file: string, text: string): void {
-  const staging = `${file}.next`;
+  const staging = stagingName(file);
   try {
     const fd = fs.openSync(staging, 'w', 0o644);
     try {

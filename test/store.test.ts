@@ -167,7 +167,7 @@ function stalledWriter(store: ReturnType<typeof storeWith>): Worker {
 }
 
 function staged(store: ReturnType<typeof storeWith>, writer: Worker): Promise<boolean> {
-  return waitFor(() => fs.existsSync(`${store.ctx.home.jobs}.next`), { timeout: 15_000, what: `the writer to stage its commit: ${writer.stderr()}` });
+  return waitFor(() => fs.readdirSync(store.ctx.home.dir).some((name) => name.startsWith('jobs.json.next.')), { timeout: 15_000, what: `the writer to stage its commit: ${writer.stderr()}` });
 }
 
 fence('a holder whose file was replaced meanwhile retries on the new data, so both updates survive', async () => {
