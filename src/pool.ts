@@ -87,13 +87,21 @@ export class Pool {
   }
 
   send(slot: Slot, message: ToWorker): void {
-    if (slot.worker?.isConnected()) slot.worker.send(message);
+    // A worker may die between the check and the write (Ctrl+C reaches a worker that is still
+    // starting, before it ignores SIGINT): its 'exit' event is what deals with that, not a crash.
+    if (slot.worker?.isConnected()) slot.worker.send(message, () => {});
+  }
+
+  /** From a drain on: a worker that dies is not replaced. */
+  stopReplacing(): void {
+    this.closing = true;
   }
 
   private fork(slot: Slot): void {
     const worker = cluster.fork({ QUEUECTL_WORKER_SLOT: String(slot.index) });
     slot.worker = worker;
     slot.ready = false;
+    worker.on('error', () => {});
     worker.on('message', (message: FromWorker) => {
       if (slot.worker !== worker) return;
       if (message.type === 'ready') {

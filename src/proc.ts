@@ -69,3 +69,12 @@ export function findProcessesWithEnv(pairs: Record<string, string>): number[] {
   }
   return found;
 }
+
+/** Signals a process group; one that is already gone is not an error. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}

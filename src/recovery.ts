@@ -8,8 +8,7 @@
  */
 import type { Interrupted } from './dispatch.ts';
 import type { Job, Owner } from './job.ts';
-import { findProcessesWithEnv, HOST, isRunning } from './proc.ts';
-import { signalGroup } from './runner.ts';
+import { findProcessesWithEnv, HOST, isRunning, signalGroup } from './proc.ts';
 
 /** How long a dead supervisor's leftover job processes get between SIGTERM and SIGKILL. */
 export const ORPHAN_GRACE_MS = 2_000;
@@ -33,17 +32,22 @@ export function killAll(pids: readonly number[], signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGKILLs a run's process group and every marked process, until none is left. */
-export async function killRun(id: string, owner: Owner, startedAt: string, pgid: number | null, deadlineMs = 30_000): Promise<boolean> {
+/** SIGKILLs every process carrying these markers until none is left; false if some would not die. */
+export async function killMarked(markers: Record<string, string>, pgid: number | null = null, deadlineMs = 30_000): Promise<boolean> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     if (pgid !== null) signalGroup(pgid, 'SIGKILL');
-    const left = runProcesses(id, owner, startedAt);
+    const left = findProcessesWithEnv(markers);
     if (left.length === 0) return true;
     killAll(left, 'SIGKILL');
     if (Date.now() > until) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** SIGKILLs a run's process group and every process of that run, until none is left. */
+export function killRun(id: string, owner: Owner, startedAt: string, pgid: number | null): Promise<boolean> {
+  return killMarked(runMarkers(id, owner, startedAt), pgid);
 }
 
 function ownerGone(owner: Owner | null): boolean {

@@ -19,7 +19,12 @@ function fileOf(home: Home, pid: number): string {
 }
 
 export function registerSupervisor(home: Home, record: SupervisorRecord): void {
-  fs.mkdirSync(home.supervisors, { recursive: true });
+  // Not recursive: on a read-only filesystem Node's recursive mkdir reports ENOENT, not EROFS.
+  try {
+    fs.mkdirSync(home.supervisors);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
   const file = fileOf(home, record.pid);
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
   fs.renameSync(`${file}.tmp`, file);

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunResult } from './job.ts';
+import { signalGroup } from './proc.ts';
+import { killMarked } from './recovery.ts';
 import { endMarker, startMarker } from './joblog.ts';
 
 export interface RunRequest {
@@ -34,13 +36,6 @@ export interface Run {
   kill(): void;
 }
 
-export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
-}
 
 const STDERR_TAIL_BYTES = 4096;
 /** After `sh` exits, how long its output pipes may stay open (held by a background child). */
@@ -122,11 +117,14 @@ export function runJob(request: RunRequest): Run {
     child.on('exit', (code, signal) => {
       if (timeoutTimer) clearTimeout(timeoutTimer);
       if (graceTimer) clearTimeout(graceTimer);
-      const settle = () => {
+      const settle = async () => {
         if (settled) return;
         settled = true;
         child.stdout.destroy();
         child.stderr.destroy();
+        // A run that failed, timed out or was stopped may be run again: whatever it left behind
+        // (a background child, even one that escaped with setsid) must be gone first.
+        if (code !== 0 || signal !== null || timedOut || forced) await killMarked(request.env);
         resolve(
           finish({
             exit_code: code,
@@ -137,10 +135,10 @@ export function runJob(request: RunRequest): Run {
           }),
         );
       };
-      const drain = setTimeout(settle, DRAIN_MS);
+      const drain = setTimeout(() => void settle(), DRAIN_MS);
       child.on('close', () => {
         clearTimeout(drain);
-        settle();
+        void settle();
       });
     });
   });

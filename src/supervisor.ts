@@ -10,6 +10,7 @@ import { takeTurn, type Finished, type Interrupted, type Turn } from './dispatch
 import { parseDuration } from './duration.ts';
 import { QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
+import { ioError } from './atomic.ts';
 import { ensureHome } from './home.ts';
 import { logFile } from './joblog.ts';
 import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
@@ -103,9 +104,14 @@ export class Supervisor {
   run(): Promise<number> {
     // A broken jobs.json or config.json is reported now, not once per poll.
     readJobs(this.ctx, readConfig(this.ctx));
-    ensureHome(this.ctx.home);
-    removeStale(this.ctx.home);
-    registerSupervisor(this.ctx.home, { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.ctx.home.dir });
+    try {
+      ensureHome(this.ctx.home);
+      removeStale(this.ctx.home);
+      registerSupervisor(this.ctx.home, { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.ctx.home.dir });
+    } catch (error) {
+      if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
+      throw ioError('register a supervisor in', this.ctx.home.supervisors, error as NodeJS.ErrnoException);
+    }
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => this.onSignal(signal));
     this.watcher = fs.watch(this.ctx.home.dir, (_event, file) => {
       if (file === 'jobs.json') this.wake();
@@ -119,6 +125,7 @@ export class Supervisor {
 
   private onSignal(signal: NodeJS.Signals): void {
     this.signals++;
+    this.pool.stopReplacing();
     if (this.signals === 1) {
       this.phase = 'draining';
       for (const slot of this.pool.busy()) this.pool.send(slot, { type: 'release' });
