@@ -16,6 +16,7 @@ function backdate(lockDir: string): void {
 }
 
 const ids = (dir: string): string[] => readJobs(storeContext(dir)).jobs.map((job) => job.id);
+const staged = (dir: string): boolean => fs.readdirSync(dir).some((name) => name.startsWith('jobs.json.next.'));
 
 // ---
 
@@ -169,12 +170,12 @@ compromise('a stalled holder that wakes up leaves its successor\'s lock alone an
   // The holder stalls synchronously, timers and all, after staging its commit.
   const stalled = spawnWorker(['add', dir, 'stalled'], 'before-rename=sleep:1500');
   try {
-    await waitFor(() => fs.existsSync(`${ctx.home.jobs}.next`), { timeout: 15_000, what: 'the holder to stage its commit' });
+    await waitFor(() => staged(ctx.home.dir), { timeout: 15_000, what: 'the holder to stage its commit' });
     backdate(ctx.home.lock);
     const successor = await acquireLock(ctx.home.jobs, ctx.home.lock, { timeoutMs: 2_000 });
     const ino = fs.statSync(ctx.home.lock).ino;
     // The stalled holder wakes, finds its lock gone and drops its staged commit.
-    await waitFor(() => !fs.existsSync(`${ctx.home.jobs}.next`), { timeout: 10_000, what: 'the stalled holder to wake up' });
+    await waitFor(() => !staged(ctx.home.dir), { timeout: 10_000, what: 'the stalled holder to wake up' });
     const finishedEarly = await waitFor(() => stalled.stdout().includes('done'), { timeout: 1_000 }).then(() => true, () => false);
     assert.not.ok(finishedEarly, 'the stalled holder waits for the successor');
     assert.ok(successor.held(), 'the successor still holds its lock');
