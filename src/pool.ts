@@ -16,6 +16,8 @@ export interface Assignment {
   pid: number | null;
   /** When the worker reported it started (epoch ms), or null while it waits in the worker's queue. */
   runningSince: number | null;
+  /** Told to drop or stop it: jobs.json no longer gives it to this worker. */
+  revoked?: boolean;
 }
 
 export interface Slot {

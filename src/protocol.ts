@@ -9,7 +9,12 @@ export type ToWorker =
   /** SIGKILL the job's group at once. */
   | { type: 'kill'; id: string }
   /** Hand back the jobs queued behind the running one (a drain). */
-  | { type: 'release' };
+  | { type: 'release' }
+  /**
+   * The job is no longer ours (cancelled, or changed by hand): drop it if still queued, stop it
+   * (SIGTERM, SIGKILL after the grace period) if it runs.
+   */
+  | { type: 'revoke'; id: string };
 
 export type FromWorker =
   /** Sent once the worker listens: anything sent before that would be dropped. */

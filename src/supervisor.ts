@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import type { Config } from './config.ts';
-import { takeTurn, type Finished, type Interrupted, type Turn } from './dispatch.ts';
+import { sameOwner, takeTurn, type Finished, type Interrupted, type Turn } from './dispatch.ts';
 import { parseDuration } from './duration.ts';
 import { QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
@@ -195,6 +195,7 @@ export class Supervisor {
   private async turn(): Promise<void> {
     let jobs = this.snapshot();
     if (jobs === null) return;
+    this.revokeLost(jobs);
     this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
     const idle = this.phase === 'running' ? this.pool.openings(this.depth(), HAND_BACK_AFTER_MS, Date.now()) : [];
     const work = this.finished.length + this.interrupted.length + this.released.length;
@@ -224,6 +225,25 @@ export class Supervisor {
     for (const job of outcome.claimed) this.dispatch(job, config!);
     jobs = outcome.jobs;
     this.scheduleDue(jobs);
+  }
+
+  /**
+   * A job our workers hold that jobs.json no longer gives them (cancelled, or edited by hand) must
+   * not run on: a queued one is dropped, a running one stopped. Its result will not be recorded.
+   */
+  private revokeLost(jobs: readonly Job[]): void {
+    const byId = new Map(jobs.map((job) => [job.id, job]));
+    for (const slot of this.pool.busy()) {
+      for (const held of slot.jobs) {
+        if (held.revoked) continue;
+        const job = byId.get(held.id);
+        if (job && job.state === 'processing' && sameOwner(job.owner, held.owner) && job.started_at === held.started_at) continue;
+        held.revoked = true;
+        const what = job ? `is now ${job.state}` : 'is no longer in jobs.json';
+        this.log(`job ${held.id} ${what}: ${held.runningSince === null ? 'dropped from' : 'stopping its run on'} worker ${slot.index}`);
+        this.pool.send(slot, { type: 'revoke', id: held.id });
+      }
+    }
   }
 
   private dispatch(job: Job, config: Config): void {

@@ -51,10 +51,13 @@ export function startWorker(): void {
       else if (Date.now() - current.run.startedAt >= HAND_BACK_AFTER_MS) release();
     } else if (message.type === 'release') {
       release();
+    } else if (message.type === 'revoke' && queue.some((request) => request.id === message.id)) {
+      queue = queue.filter((request) => request.id !== message.id);
+      send({ type: 'released', ids: [message.id] });
     } else if (current && current.id === message.id) {
       current.forced = true;
-      if (message.type === 'stop') current.run.stop('forced');
-      else current.run.kill();
+      if (message.type === 'kill') current.run.kill();
+      else current.run.stop('forced');
     }
   });
 
