@@ -52,21 +52,26 @@ export function runJob(request: RunRequest): Run {
   const log = fs.openSync(request.logFile, 'a');
   let logged = 0;
   let cut = false;
+  /** The end marker must start a line of its own, even after output without a final newline. */
+  let midLine = false;
   const write = (chunk: Buffer) => {
     const bytes = Buffer.byteLength(chunk);
     if (logged + bytes > request.logMaxBytes) {
       if (!cut) fs.writeSync(log, `\n[queuectl: output cut at ${request.logMaxBytes} bytes]\n`);
       cut = true;
+      midLine = false;
       return;
     }
     fs.writeSync(log, chunk);
     logged += bytes;
+    if (bytes > 0) midLine = chunk[bytes - 1] !== 0x0a;
   };
   fs.writeSync(log, startMarker(request.attempt, startedAt, request.command));
 
   const finish = (result: Omit<RunResult, 'started_at' | 'finished_at'>): RunResult => {
     const finishedAt = new Date();
     const how = result.error ?? (result.timed_out ? `timed out after ${request.timeoutText}` : result.signal ? `signal ${result.signal}` : `exit code ${result.exit_code}`);
+    if (midLine) fs.writeSync(log, '\n');
     fs.writeSync(log, endMarker(request.attempt, finishedAt, how, finishedAt.getTime() - startedAt.getTime()));
     fs.closeSync(log);
     return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result };
