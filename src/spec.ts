@@ -76,15 +76,20 @@ function durationField(key: SpecKey, text: string): number {
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
 
-/** Milliseconds since the epoch, or NaN. Date.parse alone would roll 2030-02-30 over to March 2. */
-function parseIsoTime(text: string): number {
-  const match = ISO_TIME.exec(text.trim());
+/**
+ * Milliseconds since the epoch, or NaN. Date.parse alone would roll 2030-02-30 over to March 2,
+ * and would read a date alone as UTC midnight where a date and time without a zone is local.
+ */
+function parseIsoTime(input: string): number {
+  const text = input.trim();
+  const match = ISO_TIME.exec(text);
   if (!match) return Number.NaN;
   const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0));
   const calendar = new Date(0);
   calendar.setUTCFullYear(year, month - 1, day);
   const real = calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
-  return real ? Date.parse(text.trim()) : Number.NaN;
+  if (!real) return Number.NaN;
+  return match[4] === undefined ? Date.parse(`${text.slice(0, 10)}T00:00${text.slice(10)}`) : Date.parse(text);
 }
 
 function runAt(spec: Spec, now: Date): Date {
