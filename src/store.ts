@@ -168,11 +168,15 @@ export function readAllJobs(ctx: StoreContext): Job[] {
 }
 
 /** The named jobs, looked up in jobs.json and, only for those not there, in the archive. */
-export function lookupJobs(ctx: StoreContext, ids: readonly string[]): Job[] {
+export function lookupJobs(ctx: StoreContext, ids: readonly string[], options: { skipMissing?: boolean } = {}): Job[] {
   const config = readConfig(ctx);
   const live = readJobs(ctx, config).jobs;
   const known = new Set(live.map((job) => job.id));
   const archived = ids.every((id) => known.has(id)) ? [] : readArchive(ctx.home, jobDefaults(ctx, config));
+  if (options.skipMissing) {
+    const found = new Set([...known, ...archived.map((job) => job.id)]);
+    ids = ids.filter((id) => found.has(id));
+  }
   return ids.map((id) => findJob(live, id, archived));
 }
 

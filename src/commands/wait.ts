@@ -29,10 +29,23 @@ export class WaitCommand extends QueueCommand {
     const initial = readJobs(this.store).jobs;
     // Without ids, the work to wait for is what is unfinished now, plus whatever is added meanwhile.
     const ignore = new Set(this.ids.length > 0 ? [] : initial.filter(isFinished).map((job) => job.id));
+    // Every job waited for, by id: one that finishes may leave jobs.json for the archive meanwhile.
+    const waited = new Set<string>();
     for (;;) {
-      const watched = this.ids.length > 0 ? lookupJobs(this.store, this.ids) : readJobs(this.store).jobs.filter((job) => !ignore.has(job.id));
+      let watched: Job[];
+      if (this.ids.length > 0) {
+        watched = lookupJobs(this.store, this.ids);
+      } else {
+        watched = readJobs(this.store).jobs.filter((job) => !ignore.has(job.id));
+        for (const job of watched) waited.add(job.id);
+      }
       const open = watched.filter((job) => !isFinished(job));
-      if (open.length === 0) return this.verdict(watched);
+      if (open.length === 0) {
+        if (this.ids.length > 0 || watched.length === waited.size) return this.verdict(watched, []);
+        const found = lookupJobs(this.store, [...waited], { skipMissing: true });
+        const gone = new Set(found.map((job) => job.id));
+        return this.verdict(found, [...waited].filter((id) => !gone.has(id)));
+      }
       if (Date.now() >= deadline) {
         throw new QueueError('busy', `timed out after ${this.timeout}; still waiting for ${open.map((job) => `${job.id} (${job.state})`).join(', ')}`);
       }
@@ -40,10 +53,14 @@ export class WaitCommand extends QueueCommand {
     }
   }
 
-  private verdict(jobs: readonly Job[]): number {
+  /** `removed`: jobs waited for that were deleted (`dlq purge`, `clean`) before they completed. */
+  private verdict(jobs: readonly Job[], removed: readonly string[]): number {
     const bad = jobs.filter((job) => job.state !== 'completed');
     for (const job of bad) this.context.stderr.write(`queuectl: job ${job.id} is ${job.state}${job.last_error ? `: ${job.last_error}` : ''}\n`);
-    this.out(bad.length === 0 ? `${jobs.length} job${jobs.length === 1 ? '' : 's'} completed` : `${jobs.length - bad.length} of ${jobs.length} jobs completed`);
-    return bad.length === 0 ? 0 : 4;
+    for (const id of removed) this.context.stderr.write(`queuectl: job ${id} was removed from the queue\n`);
+    const total = jobs.length + removed.length;
+    const failed = bad.length + removed.length;
+    this.out(failed === 0 ? `${total} job${total === 1 ? '' : 's'} completed` : `${total - failed} of ${total} jobs completed`);
+    return failed === 0 ? 0 : 4;
   }
 }
