@@ -20,8 +20,10 @@ export interface RunOptions {
 
 /** Runs the built CLI as a user would, in `cwd`, with a clean QUEUECTL_* environment. */
 export function queuectl(args: string[], { cwd, env = {}, input }: RunOptions): Result {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), input, encoding: 'utf8', timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  // spawnSync kills a child whose output passes maxBuffer (1 MiB by default): `list --json` of a
+  // soak's queue is larger than that.
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), input, encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+  return { status: result.status, stdout: result.stdout, stderr: result.error ? `${result.stderr}${result.error.message}` : result.stderr };
 }
 
 export function queuectlAsync(args: string[], { cwd, env = {} }: RunOptions): Promise<Result> {
