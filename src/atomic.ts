@@ -23,16 +23,16 @@ export interface Fence {
   identity: string | null;
 }
 
-export function openFenced(file: string): { text: string | null; fence: Fence } {
+export function openFenced(file: string): { bytes: Buffer | null; fence: Fence } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: null, fence: { fd: null, identity: null } };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: null, fence: { fd: null, identity: null } };
     throw error;
   }
   const identity = identityOf(fs.fstatSync(fd, { bigint: true }));
-  return { text: fs.readFileSync(fd, 'utf8'), fence: { fd, identity } };
+  return { bytes: fs.readFileSync(fd), fence: { fd, identity } };
 }
 
 export function closeFence(fence: Fence): void {
@@ -72,18 +72,17 @@ function stagingName(file: string): string {
  * Replaces `file` with `text`, provided it is still the file the fence saw and `stillHeld()`
  * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
  */
-export async function replaceFile(file: string, text: string, fence: Fence, stillHeld: () => boolean): Promise<void> {
+export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<void> {
   // A name of its own: a writer that lost its lock must never rename, or delete, what its
   // successor staged under the same name.
   const staging = stagingName(file);
-  const bytes = Buffer.byteLength(text);
   try {
     // Loaded on first write: commands that only read start faster without it.
     const { default: writeFileAtomic } = await import('write-file-atomic');
-    await writeFileAtomic(staging, text, { fsync: true, mode: 0o644 });
+    await writeFileAtomic(staging, bytes, { fsync: true, mode: 0o644 });
     const written = fs.statSync(staging).size;
-    if (written !== bytes) {
-      throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), { code: 'ENOSPC' });
+    if (written !== bytes.length) {
+      throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'ENOSPC' });
     }
   } catch (error) {
     fs.rmSync(staging, { force: true });

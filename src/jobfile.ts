@@ -241,27 +241,42 @@ export function checkJob(value: unknown, defaults: JobDefaults): Job {
 }
 
 /**
- * Each job's text, indented for its place in the file. Jobs are never changed in place, so a job
- * object always has the same text: a supervisor's rewrite serializes only the jobs it changed.
+ * Each job's bytes, indented for its place in the file. Jobs are never changed in place, so a job
+ * object always has the same bytes: a supervisor's rewrite encodes only the jobs it changed, and
+ * the file is a copy of cached buffers (a string join of them, then its UTF-8 encoding, cost a
+ * busy supervisor more than anything else it did).
  */
-const jobTexts = new WeakMap<Job, string>();
+const jobBytes = new WeakMap<Job, Buffer>();
 
-function jobText(job: Job): string {
-  let text = jobTexts.get(job);
-  if (text === undefined) {
-    text = `    ${JSON.stringify(canonicalJob(job), null, 2).replace(/\n/g, '\n    ')}`;
-    jobTexts.set(job, text);
+function encodeJob(job: Job): Buffer {
+  let bytes = jobBytes.get(job);
+  if (bytes === undefined) {
+    bytes = Buffer.from(`    ${JSON.stringify(canonicalJob(job), null, 2).replace(/\n/g, '\n    ')}`);
+    jobBytes.set(job, bytes);
   }
-  return text;
+  return bytes;
 }
 
+const BETWEEN_JOBS = Buffer.from(',\n');
+
 /** The same bytes as `JSON.stringify(doc, null, 2)` with keys in their fixed order, and a newline. */
-export function serializeJobs(doc: JobsDocument): string {
+export function encodeJobs(doc: JobsDocument): Buffer {
   // `archived` appears once something has been archived: a small queue's file stays minimal.
   const { completed, cancelled } = doc.archived ?? NOTHING_ARCHIVED;
   const archived = completed + cancelled > 0 ? `  "archived": {\n    "completed": ${completed},\n    "cancelled": ${cancelled}\n  },\n` : '';
-  const jobs = doc.jobs.length === 0 ? '[]' : `[\n${doc.jobs.map(jobText).join(',\n')}\n  ]`;
-  return `{\n  "version": ${JSON.stringify(doc.version)},\n${archived}  "jobs": ${jobs}\n}\n`;
+  const head = `{\n  "version": ${JSON.stringify(doc.version)},\n${archived}  "jobs": `;
+  if (doc.jobs.length === 0) return Buffer.from(`${head}[]\n}\n`);
+  const parts: Buffer[] = [Buffer.from(`${head}[\n`)];
+  doc.jobs.forEach((job, index) => {
+    if (index > 0) parts.push(BETWEEN_JOBS);
+    parts.push(encodeJob(job));
+  });
+  parts.push(Buffer.from('\n  ]\n}\n'));
+  return Buffer.concat(parts);
+}
+
+export function serializeJobs(doc: JobsDocument): string {
+  return encodeJobs(doc).toString('utf8');
 }
 
 const JOB_KEYS: (keyof Job)[] = [

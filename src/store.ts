@@ -14,7 +14,7 @@ import { failpoint } from './failpoint.ts';
 import { displayPath, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from './home.ts';
 import { archiveFinished, readArchive, withArchive } from './archive.ts';
 import { findJob, type Job } from './job.ts';
-import { FORMAT_VERSION, parseJobs, serializeJobs, type JobDefaults, type JobsDocument } from './jobfile.ts';
+import { encodeJobs, FORMAT_VERSION, parseJobs, type JobDefaults, type JobsDocument } from './jobfile.ts';
 import type { LockHandle } from './lock.ts';
 
 export interface StoreContext {
@@ -40,7 +40,7 @@ function lockTimeout(env: NodeJS.ProcessEnv): number {
 interface Known {
   fd: number;
   identity: string;
-  text: string;
+  bytes: Buffer;
   doc: JobsDocument;
 }
 
@@ -62,11 +62,11 @@ function forget(file: string): void {
   known.delete(file);
 }
 
-function remember(file: string, text: string, doc: JobsDocument): void {
+function remember(file: string, bytes: Buffer, doc: JobsDocument): void {
   forget(file);
   try {
     const fd = fs.openSync(file, 'r');
-    known.set(file, { fd, identity: identityOf(fs.fstatSync(fd, { bigint: true })), text, doc: copyDoc(doc) });
+    known.set(file, { fd, identity: identityOf(fs.fstatSync(fd, { bigint: true })), bytes, doc: copyDoc(doc) });
   } catch {
     // Not remembering only costs a read next time.
   }
@@ -75,18 +75,18 @@ function remember(file: string, text: string, doc: JobsDocument): void {
 /** A JSON document read under the lock and written back only if it changed. */
 class FencedAdapter<T> implements Adapter<T> {
   private fence: Fence = { fd: null, identity: null };
-  private original: string | null = null;
+  private original: Buffer | null = null;
 
   constructor(
     private readonly file: string,
     private readonly parse: (text: string) => T,
-    private readonly serialize: (data: T) => string,
+    private readonly serialize: (data: T) => Buffer,
     private readonly lock: LockHandle,
     /** What an absent file means; writing it back unchanged creates nothing. */
     private readonly absent: T,
     private readonly effects: Effects,
     /** Set for jobs.json: use and update the remembered copy. */
-    private readonly memo?: { recall(): { text: string; data: T; identity: string } | null; remember(text: string, data: T): void },
+    private readonly memo?: { recall(): { bytes: Buffer; data: T; identity: string } | null; remember(bytes: Buffer, data: T): void },
   ) {}
 
   async read(): Promise<T | null> {
@@ -94,22 +94,22 @@ class FencedAdapter<T> implements Adapter<T> {
     if (remembered) {
       // The remembered descriptor is the fence: it stays open, and open, it pins the inode.
       this.fence = { fd: null, identity: remembered.identity };
-      this.original = remembered.text;
+      this.original = remembered.bytes;
       return remembered.data;
     }
-    const { text, fence } = openFenced(this.file);
+    const { bytes, fence } = openFenced(this.file);
     this.fence = fence;
-    this.original = text;
-    return text === null ? null : this.parse(text);
+    this.original = bytes;
+    return bytes === null ? null : this.parse(bytes.toString('utf8'));
   }
 
   async write(data: T): Promise<void> {
-    const text = this.serialize(data);
-    if (text === (this.original ?? this.serialize(this.absent))) return;
-    await replaceFile(this.file, text, this.fence, () => this.lock.held());
+    const bytes = this.serialize(data);
+    if (bytes.equals(this.original ?? this.serialize(this.absent))) return;
+    await replaceFile(this.file, bytes, this.fence, () => this.lock.held());
     this.effects.wrote = true;
-    this.original = text;
-    this.memo?.remember(text, data);
+    this.original = bytes;
+    this.memo?.remember(bytes, data);
   }
 
   close(): void {
@@ -260,11 +260,11 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
     const memo = {
       recall: () => {
         const entry = recall(file);
-        return entry && { text: entry.text, data: copyDoc(entry.doc), identity: entry.identity };
+        return entry && { bytes: entry.bytes, data: copyDoc(entry.doc), identity: entry.identity };
       },
-      remember: (text: string, doc: JobsDocument) => remember(file, text, doc),
+      remember: (bytes: Buffer, doc: JobsDocument) => remember(file, bytes, doc),
     };
-    const adapter = new FencedAdapter(file, parseJobsText(ctx, config), serializeJobs, lock, emptyJobs(), effects, memo);
+    const adapter = new FencedAdapter(file, parseJobsText(ctx, config), encodeJobs, lock, emptyJobs(), effects, memo);
     try {
       const { Low } = await import('lowdb');
       const db = new Low<JobsDocument>(adapter, emptyJobs());
@@ -284,7 +284,7 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
 /** The one way to change config.json; `fn` gets the file's settings, without env overrides. */
 export async function updateConfig<T>(ctx: StoreContext, fn: (config: Config) => { config: Config; result: T }): Promise<T> {
   return withLock(ctx, async (lock, effects) => {
-    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), serializeConfig, lock, DEFAULT_CONFIG, effects);
+    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), (config) => Buffer.from(serializeConfig(config)), lock, DEFAULT_CONFIG, effects);
     try {
       const { Low } = await import('lowdb');
       const db = new Low<Config>(adapter, DEFAULT_CONFIG);
