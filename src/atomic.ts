@@ -86,6 +86,9 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
     }
   } catch (error) {
     fs.rmSync(staging, { force: true });
+    // Stalled past the stale limit while staging: the successor swept write-file-atomic's own
+    // temporary file. Not the disk's fault; the commit is retried under a new lock.
+    if (!stillHeld()) throw new FenceError(`${file}: staging failed under a lost lock (${(error as Error).message})`);
     // Only a system error is the disk's fault; anything else is a bug and keeps its stack.
     if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
     throw ioError('write', file, error as NodeJS.ErrnoException);

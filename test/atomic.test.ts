@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { FenceError, replaceFile } from '../src/atomic.ts';
 import { QueueError } from '../src/error.ts';
 import { serializeJobs } from '../src/jobfile.ts';
 import { readJobs, transact } from '../src/store.ts';
@@ -152,3 +153,25 @@ diskTest('no free inodes (the lock directory cannot be made) fails at once with 
 });
 
 disk.run();
+
+// ---
+
+const lost = suite('staging under a lost lock');
+
+lost('a staging write that fails after the lock was lost is a fence refusal (retried under a new lock), not a disk error', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    // A successor sweeping write-file-atomic's temporary file makes its rename fail with ENOENT;
+    // a directory that is gone fails the same way, deterministically.
+    const file = path.join(dir, 'gone', 'jobs.json');
+    const attempt = (stillHeld: boolean) => replaceFile(file, Buffer.from('{}\n'), { fd: null, identity: null }, () => stillHeld).then(() => null, (error: unknown) => error);
+    const whileHeld = await attempt(true);
+    assert.instance(whileHeld, QueueError, 'with the lock held, the failure is the disk\'s');
+    assert.is((whileHeld as QueueError).code, 'io-error');
+    assert.instance(await attempt(false), FenceError);
+  } finally {
+    cleanup();
+  }
+});
+
+lost.run();
