@@ -23,10 +23,14 @@ import { readConfig, readJobs, transact, type StoreContext } from './store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
 
 /**
- * Jobs a worker may hold queued behind the running one while runs are short. Measured on 1,000
- * `true` jobs with 4 workers: 2 queued drained them in 4.6 s, 3 queued in 3.6 s.
+ * At most this many jobs wait queued at a worker behind the running one, while runs are short.
+ * Measured on 1,000 `true` jobs with 4 workers (bare spawn loop: 1.3 s): 3 queued drained them in
+ * 4.1 s, 6 in 3.5 s, 10 in 3.0 s; each commit claims more, and there are fewer commits.
  */
-const QUEUED_WHILE_SHORT = 3;
+const MAX_QUEUED = 16;
+
+/** How long a turn may wait to record more results in one commit while every worker has work queued. */
+const BATCH_MS = 10;
 
 /** The slow safety poll; also how often dead supervisors' jobs are looked for. */
 const POLL_MS = 1_000;
@@ -53,6 +57,7 @@ export class Supervisor {
   private lastError = '';
   private timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | null = null;
+  private batchTimer: NodeJS.Timeout | null = null;
   private watcher: fs.FSWatcher | null = null;
   private done: (code: number) => void = () => {};
   private stopping = false;
@@ -89,7 +94,10 @@ export class Supervisor {
    * without waiting for this process's next write; long runs get one at a time.
    */
   private depth(): number {
-    return this.typicalRunMs !== null && this.typicalRunMs < HAND_BACK_AFTER_MS / 2 ? QUEUED_WHILE_SHORT + 1 : 1;
+    const typical = this.typicalRunMs;
+    if (typical === null || typical >= HAND_BACK_AFTER_MS / 2) return 1;
+    // Enough queued to keep the worker busy for about as long as a queued job may wait.
+    return 1 + Math.min(MAX_QUEUED, Math.ceil(HAND_BACK_AFTER_MS / Math.max(typical, 1)));
   }
 
   private get ctx(): StoreContext {
@@ -165,17 +173,40 @@ export class Supervisor {
       this.again = true;
       return;
     }
+    if (this.canBatch()) {
+      this.batchTimer ??= setTimeout(() => this.tick(), BATCH_MS);
+      return;
+    }
+    this.tick();
+  }
+
+  /**
+   * A turn may wait a moment to take more results into the same commit while no worker can run
+   * dry meanwhile: each has a job queued behind the one it runs. Nothing else is waiting for it.
+   */
+  private canBatch(): boolean {
+    if (this.phase !== 'running' || this.interrupted.length > 0 || this.released.length > 0) return false;
+    return this.pool.slots.every((slot) => slot.ready && slot.jobs.length >= 2);
+  }
+
+  private tick(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+    if (this.stopping) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     this.ticking = true;
+    this.again = false;
     void (async () => {
       try {
-        do {
-          this.again = false;
-          await this.turn();
-        } while (this.again);
+        await this.turn();
       } finally {
         this.ticking = false;
       }
-      this.finishIfDrained();
+      if (this.again) this.wake();
+      else this.finishIfDrained();
     })();
   }
 
@@ -294,6 +325,7 @@ export class Supervisor {
   private async shutdown(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     if (this.dueTimer) clearTimeout(this.dueTimer);
+    if (this.batchTimer) clearTimeout(this.batchTimer);
     this.watcher?.close();
     await this.pool.close();
     unregisterSupervisor(this.ctx.home, this.self.pid);
