@@ -86,9 +86,12 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
     }
   } catch (error) {
     fs.rmSync(staging, { force: true });
-    // Stalled past the stale limit while staging: the successor swept write-file-atomic's own
-    // temporary file. Not the disk's fault; the commit is retried under a new lock.
-    if (!stillHeld()) throw new FenceError(`${file}: staging failed under a lost lock (${(error as Error).message})`);
+    // Our staging files vanished from a directory that is still there: only a writer that took
+    // the lock sweeps them, so the lock is not ours (stalled past the stale limit, or its
+    // directory deleted from outside and taken at once). Not the disk's fault: the commit is
+    // retried under a new lock.
+    const swept = (error as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync(path.dirname(file));
+    if (swept || !stillHeld()) throw new FenceError(`${file}: staging failed under a lost lock (${(error as Error).message})`);
     // Only a system error is the disk's fault; anything else is a bug and keeps its stack.
     if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
     throw ioError('write', file, error as NodeJS.ErrnoException);
