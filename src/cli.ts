@@ -20,30 +20,40 @@ import { WorkerStopCommand } from './commands/worker/stop.ts';
 
 export const VERSION = '0.1.0';
 
-export function createCli(): Cli<QueueContext> {
+const QUEUE_COMMANDS = [
+  EnqueueCommand,
+  ListCommand,
+  ShowCommand,
+  LogsCommand,
+  WaitCommand,
+  CancelCommand,
+  CleanCommand,
+  StatusCommand,
+  WorkerStartCommand,
+  WorkerStopCommand,
+  DlqListCommand,
+  DlqRetryCommand,
+  DlqPurgeCommand,
+  ConfigGetCommand,
+  ConfigSetCommand,
+  ConfigListCommand,
+];
+
+/** Those that list or describe the others. */
+const HELP_COMMANDS = [HelpCommand, Builtins.HelpCommand, Builtins.VersionCommand];
+
+/**
+ * The command line, with only the command that `argv` names when it names one: clipanion builds a
+ * state machine of every registered command on each start, a sixth of a short command's run time.
+ * Anything else (help, a typo, no command) gets them all, for the listing and the suggestions.
+ */
+export function createCli(argv: readonly string[] = []): Cli<QueueContext> {
   const cli = new Cli<QueueContext>({ binaryLabel: 'queuectl', binaryName: 'queuectl', binaryVersion: VERSION, enableColors: false });
-  for (const command of [
-    EnqueueCommand,
-    ListCommand,
-    ShowCommand,
-    LogsCommand,
-    WaitCommand,
-    CancelCommand,
-    CleanCommand,
-    StatusCommand,
-    WorkerStartCommand,
-    WorkerStopCommand,
-    DlqListCommand,
-    DlqRetryCommand,
-    DlqPurgeCommand,
-    ConfigGetCommand,
-    ConfigSetCommand,
-    ConfigListCommand,
-    HelpCommand,
-    Builtins.HelpCommand,
-    Builtins.VersionCommand,
-  ]) {
-    cli.register(command);
-  }
+  const depth = (command: (typeof QUEUE_COMMANDS)[number]) =>
+    Math.max(0, ...(command.paths ?? []).filter((path) => path.every((word, index) => argv[index] === word)).map((path) => path.length));
+  const longest = Math.max(...QUEUE_COMMANDS.map(depth));
+  const named = longest > 0 ? QUEUE_COMMANDS.filter((command) => depth(command) === longest) : [];
+  const commands = named.length === 1 ? [...named, Builtins.HelpCommand] : [...QUEUE_COMMANDS, ...HELP_COMMANDS];
+  for (const command of commands) cli.register(command);
   return cli;
 }

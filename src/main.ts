@@ -21,7 +21,7 @@ export function protectNegativeNumbers(argv: readonly string[]): string[] {
 
 async function main(rawArgv: string[]): Promise<number> {
   const argv = protectNegativeNumbers(rawArgv);
-  const cli = createCli();
+  const cli = createCli(argv);
   const context: QueueContext = {
     // process.stdin is created on first access, which costs start-up time: only `enqueue -` reads it.
     get stdin() {
