@@ -186,7 +186,7 @@ if (big) {
   notes.push(`jobs.json size: ${count(bigStore + big.jobs)} jobs (${count(bigStore)} prebuilt completed + the batch), default retention; with no archive every finished job stays in jobs.json and every supervisor turn rewrites it whole`);
 }
 
-notes.push(`drain baseline: the same \`/bin/sh -c true\` spawned from a bare Node loop, ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
+notes.push(`drain baseline: the same \`/bin/sh -c true\` spawned from a bare Node loop in a fresh process (timed from its first spawn), ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
 notes.push(`stores with finished jobs are written directly in the jobs.json format (test/bench/store.ts); each measurement uses a fresh temporary directory; whole run took ${ms(now() - total)}${args.quick ? ' (--quick: scaled down)' : ''}`);
 removeTemplates();
 
