@@ -69,7 +69,7 @@ function stagingName(file: string): string {
 }
 
 /**
- * Replaces `file` with `text`, provided it is still the file the fence saw and `stillHeld()`
+ * Replaces `file` with `bytes`, provided it is still the file the fence saw and `stillHeld()`
  * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
  */
 export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<void> {

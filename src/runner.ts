@@ -36,7 +36,6 @@ export interface Run {
   kill(): void;
 }
 
-
 const STDERR_TAIL_BYTES = 4096;
 /** After `sh` exits, how long its output pipes may stay open (held by a background child). */
 const DRAIN_MS = 200;

@@ -168,12 +168,7 @@ export class Supervisor {
   }
 
   private wake(): void {
-    if (this.stopping) return;
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    if (this.canBatch()) {
+    if (!this.stopping && !this.ticking && this.canBatch()) {
       this.batchTimer ??= setTimeout(() => this.tick(), BATCH_MS);
       return;
     }

@@ -43,8 +43,8 @@ export class WaitCommand extends QueueCommand {
       if (open.length === 0) {
         if (this.ids.length > 0 || watched.length === waited.size) return this.verdict(watched, []);
         const found = lookupJobs(this.store, [...waited], { skipMissing: true });
-        const gone = new Set(found.map((job) => job.id));
-        return this.verdict(found, [...waited].filter((id) => !gone.has(id)));
+        const present = new Set(found.map((job) => job.id));
+        return this.verdict(found, [...waited].filter((id) => !present.has(id)));
       }
       if (Date.now() >= deadline) {
         throw new QueueError('busy', `timed out after ${this.timeout}; still waiting for ${open.map((job) => `${job.id} (${job.state})`).join(', ')}`);
