@@ -104,16 +104,35 @@ checker.run();
 
 const traced = suite('a traced job command');
 
-function shell(command: string): ReturnType<typeof spawn> {
-  return spawn('/bin/sh', ['-c', command], { detached: true, stdio: 'ignore' });
+type Paths = { history: string; locks: string };
+
+/** A long traced run of job `j`, in a process group of its own, once it has recorded its start. */
+async function longRun(paths: Paths): Promise<ReturnType<typeof spawn>> {
+  const run = spawn('/bin/sh', ['-c', tracedJob('j', paths, 'true', 30)], { detached: true, stdio: 'ignore' });
+  try {
+    await waitFor(() => readHistory(paths.history).runs.get('j')?.length === 1, { what: 'the first run to start' });
+  } catch (error) {
+    process.kill(-run.pid!, 'SIGKILL');
+    throw error;
+  }
+  return run;
+}
+
+/** A traced run of job `j` to its end; its exit status. */
+function runToEnd(paths: Paths, body: string, seconds: number): number | null {
+  return spawnSync('/bin/sh', ['-c', tracedJob('j', paths, body, seconds)]).status;
+}
+
+/** The pids named NAME in process group PGID. */
+function inGroup(pgid: number, name: string): number[] {
+  return spawnSync('pgrep', ['-g', String(pgid), '-x', name], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
 }
 
 traced('records its start and end with its exit status', () => {
   const { dir, cleanup } = tempDir();
   try {
     const paths = { history: path.join(dir, 'h'), locks: dir };
-    const result = spawnSync('/bin/sh', ['-c', tracedJob('j', paths, '(exit 3)', 0.01)]);
-    assert.is(result.status, 3);
+    assert.is(runToEnd(paths, '(exit 3)', 0.01), 3);
     const runs = readHistory(paths.history).runs.get('j');
     assert.is(runs?.length, 1);
     assert.is(runs?.[0]?.code, 3);
@@ -126,22 +145,21 @@ traced('records its start and end with its exit status', () => {
 traced('reports a second run while the first is alive, and not after the first was killed', async () => {
   const { dir, cleanup } = tempDir();
   const paths = { history: path.join(dir, 'h'), locks: dir };
-  const first = shell(tracedJob('j', paths, 'true', 30));
+  let first: ReturnType<typeof spawn> | null = null;
   try {
-    await waitFor(() => readHistory(paths.history).runs.get('j')?.length === 1, { what: 'the first run to start' });
-    const second = spawnSync('/bin/sh', ['-c', tracedJob('j', paths, 'true', 0)]);
-    assert.is(second.status, 99, 'the second run did not run its body');
+    first = await longRun(paths);
+    assert.is(runToEnd(paths, 'true', 0), 99, 'the second run did not run its body');
     assert.is(readHistory(paths.history).overlaps.length, 1);
 
-    process.kill(-first.pid!, 'SIGKILL');
-    await waitFor(() => !groupAlive(first.pid!), { what: 'the first run to die' });
-    const third = spawnSync('/bin/sh', ['-c', tracedJob('j', paths, 'true', 0)]);
-    assert.is(third.status, 0, 'a killed run leaves no lock behind');
+    const pgid = first.pid!;
+    process.kill(-pgid, 'SIGKILL');
+    await waitFor(() => !groupAlive(pgid), { what: 'the first run to die' });
+    assert.is(runToEnd(paths, 'true', 0), 0, 'a killed run leaves no lock behind');
     const after = readHistory(paths.history);
     assert.is(after.overlaps.length, 1);
     assert.is(after.runs.get('j')?.length, 2);
   } finally {
-    if (groupAlive(first.pid!)) process.kill(-first.pid!, 'SIGKILL');
+    if (first && groupAlive(first.pid!)) process.kill(-first.pid!, 'SIGKILL');
     cleanup();
   }
 });
@@ -150,19 +168,16 @@ traced('still reports the overlap while a leftover of a killed run lives on', as
   const { dir, cleanup } = tempDir();
   const paths = { history: path.join(dir, 'h'), locks: dir };
   // Only the run's shells are killed: its sleep, holding the lock, survives them.
-  const first = shell(tracedJob('j', paths, 'true', 30));
+  let first: ReturnType<typeof spawn> | null = null;
   try {
-    await waitFor(() => readHistory(paths.history).runs.get('j')?.length === 1, { what: 'the first run to start' });
-    const shells = spawnSync('pgrep', ['-g', String(first.pid), '-x', 'sh'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-    const flock = spawnSync('pgrep', ['-g', String(first.pid), '-x', 'flock'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-    for (const pid of [...shells, ...flock]) process.kill(pid, 'SIGKILL');
+    first = await longRun(paths);
+    for (const pid of [...inGroup(first.pid!, 'sh'), ...inGroup(first.pid!, 'flock')]) process.kill(pid, 'SIGKILL');
     assert.ok(groupAlive(first.pid!), 'the sleep lives on');
-    const second = spawnSync('/bin/sh', ['-c', tracedJob('j', paths, 'true', 0)]);
-    assert.is(second.status, 99);
+    assert.is(runToEnd(paths, 'true', 0), 99);
     assert.is(readHistory(paths.history).overlaps.length, 1);
     assert.ok(fs.existsSync(path.join(dir, 'j')));
   } finally {
-    if (groupAlive(first.pid!)) process.kill(-first.pid!, 'SIGKILL');
+    if (first && groupAlive(first.pid!)) process.kill(-first.pid!, 'SIGKILL');
     cleanup();
   }
 });
