@@ -7,8 +7,13 @@ import { transact, type StoreContext } from '../../src/store.ts';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'store-worker.ts');
 
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
-export const preciseNow = (): number => performance.timeOrigin + performance.now();
+/**
+ * Milliseconds with sub-millisecond precision, comparable across processes: Linux's
+ * CLOCK_MONOTONIC is one clock for the whole machine. `performance.timeOrigin` is not: each
+ * process maps it to the wall clock once at start-up, and a process preempted while it does so
+ * (a loaded machine) runs tens of milliseconds off for its whole life.
+ */
+export const preciseNow = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** A store whose files live in `dir` (as QUEUECTL_HOME), with a clean environment. */
 export function storeContext(dir: string, env: NodeJS.ProcessEnv = {}): StoreContext {

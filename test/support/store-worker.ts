@@ -8,8 +8,8 @@
  *                              time), acquires the lock at that time, holds it HOLD ms and prints
  *                              the hold interval as one JSON line
  *
- * Times are wall-clock milliseconds with sub-millisecond precision (performance.timeOrigin +
- * performance.now()), comparable across processes, unlike process.hrtime.
+ * Times are milliseconds of the machine-wide monotonic clock (preciseNow), with sub-millisecond
+ * precision, comparable across processes.
  */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
