@@ -40,11 +40,18 @@ export class CleanCommand extends QueueCommand {
     const plural = (count: number) => `${count} finished job${count === 1 ? '' : 's'}`;
     if (this.dryRun) {
       const doomed = expiredNow(this, states, this.olderThan);
-      if (doomed.length === 0) return this.out(`would remove ${plural(0)}`);
-      return this.out(`would remove ${plural(doomed.length)}:\n${renderJobs(doomed, this.context.now())}`);
+      if (doomed.length === 0) return this.out(`would remove ${plural(0)}${this.deadKept()}`);
+      return this.out(`would remove ${plural(doomed.length)}${this.deadKept()}:\n${renderJobs(doomed, this.context.now())}`);
     }
     const count = await removeExpired(this, states, this.olderThan);
-    this.out(`removed ${plural(count)}`);
+    this.out(`removed ${plural(count)}${this.deadKept()}`);
+  }
+
+  /** Said when dead jobs that would otherwise have gone are kept: the default may surprise. */
+  private deadKept(): string {
+    if (this.state !== undefined) return '';
+    const kept = expiredNow(this, ['dead'], this.olderThan).length;
+    return kept === 0 ? '' : `; ${kept} dead job${kept === 1 ? '' : 's'} kept (delete with: queuectl clean --state dead)`;
   }
 }
 
