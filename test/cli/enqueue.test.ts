@@ -162,10 +162,16 @@ env('refuses bad names, non-string values and QUEUECTL_* names, writing nothing'
   assert.equal(readJobs(cwd).map((job) => job.id), ['old']);
 }));
 
-env('keeps the store private: jobs.json holding env values is 0600 in a 0700 directory', inTemp((cwd) => {
+env('keeps the store private: jobs.json holding env values is 0600 in a 0700 directory, and a widened file stays widened', inTemp((cwd) => {
+  const mode = (...parts: string[]) => fs.statSync(path.join(cwd, '.queuectl', ...parts)).mode & 0o777;
   accepts(['enqueue', '--env', 'TOKEN=s3cret', '--', 'true'], { cwd });
-  assert.is(fs.statSync(path.join(cwd, '.queuectl')).mode & 0o777, 0o700);
-  assert.is(fs.statSync(path.join(cwd, '.queuectl', 'jobs.json')).mode & 0o777, 0o600);
+  accepts(['config', 'set', 'max-retries', '2'], { cwd });
+  assert.is(mode(), 0o700);
+  assert.is(mode('jobs.json'), 0o600);
+  assert.is(mode('config.json'), 0o600);
+  fs.chmodSync(path.join(cwd, '.queuectl', 'jobs.json'), 0o640);
+  accepts(['enqueue', '--', 'true'], { cwd });
+  assert.is(mode('jobs.json'), 0o640, 'a rewrite keeps the mode the file had');
 }));
 
 env('show lists the variables, quoted for the shell', inTemp((cwd) => {

@@ -37,6 +37,8 @@ scenario(env, 'reaches the job\'s run only, over the inherited environment, and 
   await s.start(1, { SHARED: 'from the supervisor' });
   await s.waitJobs((jobs) => jobs.every((job) => job.state === 'completed'), 'both jobs to complete');
   assert.equal(lines(out).sort(), ['hello world|from the job|with', '|from the supervisor|without']);
+  assert.is(fs.statSync(s.path('.queuectl', 'logs')).mode & 0o777, 0o700, 'output is as private as the store');
+  assert.is(fs.statSync(s.path('.queuectl', 'logs', 'with.log')).mode & 0o777, 0o600);
 });
 
 env.run();
