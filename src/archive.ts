@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ioError, replaceFileSync } from './atomic.ts';
+import { ioError, PRIVATE_FILE, replaceFileSync } from './atomic.ts';
 import { invalid } from './error.ts';
 import { displayPath, type Home } from './home.ts';
 import type { Job, State } from './job.ts';
@@ -40,7 +40,7 @@ export function appendArchive(home: Home, jobs: readonly Job[]): void {
   const data = Buffer.from(serializeArchive(jobs));
   let fd: number;
   try {
-    fd = fs.openSync(file, 'a');
+    fd = fs.openSync(file, 'a', PRIVATE_FILE);
   } catch (error) {
     throw ioError('open', file, error as NodeJS.ErrnoException);
   }
@@ -118,10 +118,36 @@ export function pruneArchive(home: Home, defaults: JobDefaults, select: (jobs: r
   return [...removed];
 }
 
-/** Archived jobs that are not (any more) in jobs.json: what readers add to the live jobs. */
-export function withArchive(live: readonly Job[], archived: readonly Job[]): Job[] {
+/** Archived jobs that are not (any more) in jobs.json: a restarted job's old copy is not one. */
+export function archivedOnly(live: readonly Job[], archived: readonly Job[]): Job[] {
   const current = new Set(live.map(identity));
-  const older = archived.filter((job) => !current.has(identity(job)));
+  return archived.filter((job) => !current.has(identity(job)));
+}
+
+/** What readers see: the live jobs and the archived ones that are not live. */
+export function withArchive(live: readonly Job[], archived: readonly Job[]): Job[] {
   // The live jobs keep their order (creation order, by definition); archived ones are older.
-  return [...older, ...live];
+  return [...archivedOnly(live, archived), ...live];
+}
+
+/**
+ * Puts restarted jobs that were archived (`originals`, as archived) back into jobs.json, each at
+ * its place by creation time, and takes them off the archived totals. Their lines stay in the
+ * archive until `dropReturned` runs after this commit: a crash in between leaves a copy that
+ * readers ignore (the live job wins), never a job in neither file.
+ */
+export function returnToJobs(doc: JobsDocument, restarted: readonly Job[], originals: readonly Job[]): void {
+  const jobs = [...doc.jobs];
+  for (const job of restarted) {
+    const after = jobs.findIndex((other) => other.created_at > job.created_at);
+    jobs.splice(after === -1 ? jobs.length : after, 0, job);
+  }
+  doc.jobs = jobs;
+  doc.archived = countArchived(doc.archived, originals, -1);
+}
+
+/** Removes the archive's copies of jobs that are in jobs.json again. Call it under the lock. */
+export function dropReturned(home: Home, defaults: JobDefaults, live: readonly Job[]): Job[] {
+  const current = new Set(live.map(identity));
+  return pruneArchive(home, defaults, (jobs) => jobs.filter((job) => current.has(identity(job))));
 }

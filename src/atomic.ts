@@ -64,6 +64,20 @@ export function ioError(action: string, file: string, error: NodeJS.ErrnoExcepti
 
 export class FenceError extends Error {}
 
+/**
+ * The mode a rewrite gives `file`: the one it has, so that a store deliberately shared (widened by
+ * hand) stays shared; else private, since commands and per-job environments can hold secrets.
+ */
+function modeFor(file: string): number {
+  try {
+    return fs.statSync(file).mode & 0o777;
+  } catch {
+    return PRIVATE_FILE;
+  }
+}
+
+export const PRIVATE_FILE = 0o600;
+
 function stagingName(file: string): string {
   return `${file}.next.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
 }
@@ -79,7 +93,7 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
   try {
     // Loaded on first write: commands that only read start faster without it.
     const { default: writeFileAtomic } = await import('write-file-atomic');
-    await writeFileAtomic(staging, bytes, { fsync: true, mode: 0o644 });
+    await writeFileAtomic(staging, bytes, { fsync: true, mode: modeFor(file) });
     const written = fs.statSync(staging).size;
     if (written !== bytes.length) {
       throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'ENOSPC' });
@@ -121,8 +135,9 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
 export function replaceFileSync(file: string, text: string): void {
   const staging = stagingName(file);
   try {
-    const fd = fs.openSync(staging, 'w', 0o644);
+    const fd = fs.openSync(staging, 'w', PRIVATE_FILE);
     try {
+      fs.fchmodSync(fd, modeFor(file));
       fs.writeFileSync(fd, text);
       fs.fsyncSync(fd);
     } finally {

@@ -9,6 +9,7 @@ import { DlqRetryCommand } from './commands/dlq/retry.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
 import { HelpCommand } from './commands/help.ts';
 import { ListCommand } from './commands/list.ts';
+import { RestartCommand } from './commands/restart.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
 import { LogsCommand } from './commands/logs.ts';
@@ -27,6 +28,7 @@ const QUEUE_COMMANDS = [
   LogsCommand,
   WaitCommand,
   CancelCommand,
+  RestartCommand,
   CleanCommand,
   StatusCommand,
   WorkerStartCommand,

@@ -31,6 +31,22 @@ function decimal(min: number, max: number) {
   };
 }
 
+/** The most runs a job may be given. */
+export const MAX_RUNS = 1000;
+
+/**
+ * `max_retries`: the number of runs a job gets, first one included (3 means three runs). Zero
+ * would read as "no retries" but is no run at all, so it is refused rather than guessed at.
+ */
+export function runCount(raw: unknown): number {
+  const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (value === 0) throw new Error(`a job gets at least one run: max_retries counts runs (3 means three runs), so it must be from 1 to ${MAX_RUNS}, got ${JSON.stringify(raw)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_RUNS) {
+    throw new Error(`expected a whole number of runs from 1 to ${MAX_RUNS}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 /** A duration such as `30s` or `5m`, or `off`. */
 function durationOrOff(raw: unknown): string {
   if (raw === 'off' || raw === null) return 'off';
@@ -53,8 +69,8 @@ export function exitCodeList(raw: unknown): number[] {
 }
 
 export const SETTINGS = {
-  max_retries: { default: 3, description: 'attempts a job gets before it is dead (fixed on the job at enqueue)', parse: integer(0, 1000) },
-  backoff_base: { default: 2, description: 'a failed job waits backoff_base ^ attempts seconds before its retry', parse: decimal(1, 3600) },
+  max_retries: { default: 3, description: 'runs a job gets before it is dead, at least 1 (fixed on the job at enqueue)', parse: runCount },
+  backoff_base: { default: 2, description: 'after its Nth failed run, a job waits backoff_base ^ N seconds before the next', parse: decimal(1, 3600) },
   job_timeout: { default: 'off', description: 'default time limit for a job, such as 30m, or off', parse: durationOrOff },
   no_retry_on: { default: [], description: 'exit codes that send a job straight to the DLQ, such as 2,126,127', parse: exitCodeList },
   kill_grace: { default: '10s', description: 'how long a job may take to exit after SIGTERM before it gets SIGKILL', parse: duration },

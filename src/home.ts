@@ -45,7 +45,8 @@ logs/
 
 /** Creates the store directory if it is missing; says whether it did. */
 export function makeHomeDir(home: Home): boolean {
-  return fs.mkdirSync(home.dir, { recursive: true }) !== undefined;
+  // Private whatever the umask: commands, per-job environments and output can hold secrets.
+  return fs.mkdirSync(home.dir, { recursive: true, mode: 0o700 }) !== undefined;
 }
 
 /** Removes the store directory made for a transaction that wrote nothing, if it is still empty. */

@@ -45,6 +45,8 @@ export interface Job {
   timeout: string | null;
   no_retry_on: number[];
   cwd: string;
+  /** Environment variables set for this job's runs only (`--env`); absent in old files: `{}`. */
+  env: Record<string, string>;
   created_at: string;
   updated_at: string;
   started_at: string | null;
@@ -66,6 +68,8 @@ export interface RunResult {
   stderr_tail: string | null;
   /** Why the command could not run at all (e.g. its directory is gone). */
   error?: string | null;
+  /** The run could not happen and waiting will not change that (its directory is gone): no retry. */
+  permanent?: boolean;
 }
 
 export interface NewJob {
@@ -77,6 +81,7 @@ export interface NewJob {
   run_at: Date;
   timeout: string | null;
   no_retry_on: number[];
+  env?: Record<string, string>;
 }
 
 export function createJob(spec: NewJob, now: Date): Job {
@@ -92,6 +97,7 @@ export function createJob(spec: NewJob, now: Date): Job {
     timeout: spec.timeout,
     no_retry_on: spec.no_retry_on,
     cwd: spec.cwd,
+    env: spec.env ?? {},
     created_at: at,
     updated_at: at,
     started_at: null,
@@ -169,8 +175,8 @@ function attemptOf(result: RunResult, outcome: Outcome, error: string | null, re
 
 /**
  * Records a finished run: success completes the job; a failure schedules a retry after
- * `backoff_base ^ attempts` seconds, or makes the job dead once `max_retries` attempts have
- * failed or the exit code is one that must not be retried.
+ * `backoff_base ^ attempts` seconds, or makes the job dead once it has had its `max_retries`
+ * runs, the exit code is one that must not be retried, or the run could never happen.
  */
 export function finishJob(job: Job, result: RunResult, backoffBase: number, now: Date): Job {
   const at = now.toISOString();
@@ -182,8 +188,8 @@ export function finishJob(job: Job, result: RunResult, backoffBase: number, now:
   }
   const outcome: Outcome = result.timed_out ? 'timed-out' : 'failed';
   const noRetry = result.exit_code !== null && job.no_retry_on.includes(result.exit_code);
-  if (noRetry || attempts >= job.max_retries) {
-    const reason = noRetry ? `${error} (exit code ${result.exit_code} is never retried)` : error;
+  if (noRetry || result.permanent || attempts >= job.max_retries) {
+    const reason = noRetry ? `${error} (exit code ${result.exit_code} is never retried)` : result.permanent ? `${error} (never retried)` : error;
     return { ...base, state: 'dead', last_error: reason, history: [...job.history, attemptOf(result, outcome, error, null)] };
   }
   const retryAt = new Date(now.getTime() + backoffSeconds(backoffBase, attempts) * 1000).toISOString();
@@ -226,10 +232,16 @@ export function releaseJob(job: Job, now: Date): Job {
   return { ...job, state: 'pending', owner: null, started_at: null, updated_at: now.toISOString() };
 }
 
-/** `dlq retry`: a dead job gets a fresh set of attempts; its history stays. */
-export function retryJob(job: Job, now: Date): Job {
+/**
+ * `restart` and `dlq retry`: a finished job (completed, dead or cancelled) goes back to pending,
+ * due now, with a fresh set of runs; its history and last error stay.
+ */
+export function restartJob(job: Job, now: Date): Job {
+  if (!isFinished(job)) {
+    throw new QueueError('conflict', `job "${job.id}" is ${job.state}, not finished; only completed, dead or cancelled jobs can be restarted`);
+  }
   const at = now.toISOString();
-  return { ...job, state: 'pending', attempts: 0, recoveries: 0, run_at: at, updated_at: at };
+  return { ...job, state: 'pending', attempts: 0, recoveries: 0, run_at: at, owner: null, started_at: null, finished_at: null, updated_at: at };
 }
 
 export function cancelJob(job: Job, now: Date): Job {

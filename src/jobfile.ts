@@ -3,6 +3,7 @@
  * and serialization that gives the same bytes for the same state (keys in one fixed order, two
  * spaces, a trailing newline), so `git diff` shows exactly the jobs that changed.
  */
+import { runCount } from './config.ts';
 import { invalid } from './error.ts';
 import { createJob, OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
 import { parseDuration } from './duration.ts';
@@ -25,6 +26,20 @@ export interface JobsDocument {
 export const NOTHING_ARCHIVED: Archived = { completed: 0, cancelled: 0 };
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
+
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What is wrong with a job's `env`, or null. QUEUECTL_* names are the runner's own: it sets them for every run. */
+export function envProblem(env: unknown): string | null {
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) return `expected an object of names and string values such as {"KEY": "value"}, got ${JSON.stringify(env)}`;
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) return `invalid variable name ${JSON.stringify(name)}: use letters, digits and _, not starting with a digit`;
+    if (name.startsWith('QUEUECTL_')) return `${name}: QUEUECTL_* variables are set by queuectl itself for every run`;
+    if (typeof value !== 'string') return `the value of ${name} must be a string, got ${JSON.stringify(value)}`;
+    if (value.includes('\0')) return `the value of ${name} holds a NUL byte, which no environment can carry`;
+  }
+  return null;
+}
 
 /** What a hand-added job may leave out. */
 export interface JobDefaults {
@@ -61,6 +76,18 @@ const duration: Check<string> = (v) => {
   } catch {
     return fail(`expected a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
   }
+};
+const runs: Check<number> = (v) => {
+  if (typeof v !== 'number') return fail(`expected a whole number of runs, got ${JSON.stringify(v)}`);
+  try {
+    return runCount(v);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+};
+const envVars: Check<Record<string, string>> = (v) => {
+  const problem = envProblem(v);
+  return problem === null ? (v as Record<string, string>) : fail(problem);
 };
 const intList: Check<number[]> = (v) => (Array.isArray(v) ? v.map(int(0, 255)) : fail(`expected an array of exit codes, got ${JSON.stringify(v)}`));
 
@@ -123,12 +150,13 @@ function jobCheck(defaults: JobDefaults): Check<Job> {
       command: nonEmpty,
       state: oneOf(STATES),
       attempts: int(0),
-      max_retries: int(0, 1000),
+      max_retries: runs,
       priority: int(-1_000_000, 1_000_000),
       run_at: time,
       timeout: nullable(duration),
       no_retry_on: intList,
       cwd: nonEmpty,
+      env: envVars,
       created_at: time,
       updated_at: time,
       started_at: nullable(time),
@@ -280,7 +308,7 @@ export function serializeJobs(doc: JobsDocument): string {
 }
 
 const JOB_KEYS: (keyof Job)[] = [
-  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'run_at', 'timeout', 'no_retry_on', 'cwd',
+  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'run_at', 'timeout', 'no_retry_on', 'cwd', 'env',
   'created_at', 'updated_at', 'started_at', 'finished_at', 'recoveries', 'last_error', 'owner', 'history',
 ];
 const ATTEMPT_KEYS: (keyof Attempt)[] = ['started_at', 'finished_at', 'duration_ms', 'outcome', 'exit_code', 'signal', 'error', 'retry_at'];
@@ -293,6 +321,8 @@ function pick<T>(value: T, keys: (keyof T)[]): T {
 export function canonicalJob(job: Job): Job {
   return {
     ...pick(job, JOB_KEYS),
+    // Variables in name order: the same variables give the same bytes, however they were given.
+    env: Object.fromEntries(Object.entries(job.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     owner: job.owner && pick(job.owner, OWNER_KEYS),
     history: job.history.map((entry) => pick(entry, ATTEMPT_KEYS)),
   };

@@ -23,6 +23,8 @@ export interface RunRequest {
   logMaxBytes: number;
   /** Marks every process of this run, so recovery can find them even after a setsid. */
   env: Record<string, string>;
+  /** The job's own variables (`--env`); the markers above win over them. */
+  jobEnv?: Record<string, string>;
 }
 
 export interface Run {
@@ -45,10 +47,21 @@ function lastLine(text: string): string | null {
   return line ? line.slice(0, 300) : null;
 }
 
+function workingDirProblem(dir: string): string | null {
+  try {
+    return fs.statSync(dir).isDirectory() ? null : `working directory ${dir} is not a directory`;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Anything else (a permission) may change: spawn tries, and fails as a retryable run.
+    return code === 'ENOENT' || code === 'ENOTDIR' ? `working directory ${dir} does not exist` : null;
+  }
+}
+
 export function runJob(request: RunRequest): Run {
   const startedAt = new Date();
-  fs.mkdirSync(path.dirname(request.logFile), { recursive: true });
-  const log = fs.openSync(request.logFile, 'a');
+  // Output can hold secrets (the job's env among them): private, like the rest of the store.
+  fs.mkdirSync(path.dirname(request.logFile), { recursive: true, mode: 0o700 });
+  const log = fs.openSync(request.logFile, 'a', 0o600);
   let logged = 0;
   let cut = false;
   /** The end marker must start a line of its own, even after output without a final newline. */
@@ -76,8 +89,10 @@ export function runJob(request: RunRequest): Run {
     return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result };
   };
 
-  if (!fs.existsSync(request.cwd)) {
-    const result = finish({ exit_code: null, signal: null, timed_out: false, stderr_tail: null, error: `working directory ${request.cwd} does not exist` });
+  // spawn would blame /bin/sh (ENOENT) for a missing directory; waiting will not create it.
+  const missing = workingDirProblem(request.cwd);
+  if (missing !== null) {
+    const result = finish({ exit_code: null, signal: null, timed_out: false, stderr_tail: null, error: missing, permanent: true });
     return { pid: null, startedAt: startedAt.getTime(), result: Promise.resolve(result), stop() {}, kill() {} };
   }
 
@@ -85,7 +100,7 @@ export function runJob(request: RunRequest): Run {
     cwd: request.cwd,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...request.env },
+    env: { ...process.env, ...request.jobEnv, ...request.env },
   });
   const pid = child.pid ?? null;
   let stderrTail = '';

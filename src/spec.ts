@@ -4,13 +4,13 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { defaultTimeout, exitCodeList, type Config } from './config.ts';
+import { defaultTimeout, exitCodeList, runCount, type Config } from './config.ts';
 import { parseDuration } from './duration.ts';
 import { invalid } from './error.ts';
 import type { NewJob } from './job.ts';
-import { ID_PATTERN } from './jobfile.ts';
+import { envProblem, ID_PATTERN } from './jobfile.ts';
 
-export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd'] as const;
+export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd', 'env'] as const;
 type SpecKey = (typeof SPEC_KEYS)[number];
 export type Spec = Partial<Record<SpecKey, unknown>>;
 
@@ -36,6 +36,19 @@ export function commandFromWords(words: readonly string[]): string {
   return words.length === 1 ? (words[0] as string) : words.map(shellQuote).join(' ');
 }
 
+/** `--env KEY=VALUE`, repeatable, as the spec's `env` object; the names are checked with the spec. */
+export function envFromFlags(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw invalid(`--env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
+    const name = pair.slice(0, equals);
+    if (Object.hasOwn(env, name)) throw invalid(`--env ${name} is given twice`);
+    env[name] = pair.slice(equals + 1);
+  }
+  return env;
+}
+
 export function parseSpecJson(text: string, where: string): Spec {
   let value: unknown;
   try {
@@ -57,6 +70,22 @@ function integerField(spec: Spec, key: SpecKey, min: number, max: number): numbe
     throw invalid(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return number;
+}
+
+function runsField(spec: Spec): number | undefined {
+  if (spec.max_retries === undefined) return undefined;
+  try {
+    return runCount(spec.max_retries);
+  } catch (error) {
+    throw invalid(`max_retries: ${(error as Error).message}`);
+  }
+}
+
+function envField(spec: Spec): Record<string, string> {
+  if (spec.env === undefined) return {};
+  const problem = envProblem(spec.env);
+  if (problem !== null) throw invalid(`env: ${problem}`);
+  return { ...(spec.env as Record<string, string>) };
 }
 
 function stringField(spec: Spec, key: SpecKey): string | undefined {
@@ -128,10 +157,11 @@ export function jobFromSpec(spec: Spec, ctx: SpecContext): NewJob {
     id,
     command,
     cwd: path.resolve(ctx.cwd, stringField(spec, 'cwd') ?? '.'),
-    max_retries: integerField(spec, 'max_retries', 0, 1000) ?? ctx.config.max_retries,
+    max_retries: runsField(spec) ?? ctx.config.max_retries,
     priority: integerField(spec, 'priority', -1_000_000, 1_000_000) ?? 0,
     run_at: runAt(spec, ctx.now),
     timeout,
     no_retry_on: noRetryOn,
+    env: envField(spec),
   };
 }

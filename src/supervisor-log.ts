@@ -1,7 +1,7 @@
 /** The supervisor's log: one readable line per event, on stderr. */
 import type { Event } from './dispatch.ts';
 import { formatDuration } from './duration.ts';
-import { relativeTime } from './view.ts';
+import { relativeTime, runsOf } from './view.ts';
 
 export function describeStart(pid: number, count: number, home: string): string {
   return `supervisor ${pid} started with ${count} worker${count === 1 ? '' : 's'} on ${home} (Ctrl+C or queuectl worker stop to drain)`;
@@ -14,11 +14,11 @@ export function describeEvent(event: Event, now: Date): string {
   if (event.kind === 'recovered') {
     return job.state === 'dead'
       ? `job ${job.id} is dead: ${job.last_error}`
-      : `job ${job.id} recovered (${event.reason}): pending again, attempts unchanged (${job.attempts}/${job.max_retries}), interruptions ${job.recoveries}`;
+      : `job ${job.id} recovered (${event.reason}): pending again, runs unchanged (${runsOf(job)}), interruptions ${job.recoveries}`;
   }
   const last = job.history.at(-1);
   const took = last ? ` in ${formatDuration(last.duration_ms)}` : '';
   if (job.state === 'completed') return `job ${job.id} completed${took}`;
-  if (job.state === 'failed') return `job ${job.id} failed${took} (attempt ${job.attempts}/${job.max_retries}): ${job.last_error}; retry ${relativeTime(job.run_at, now)} at ${job.run_at}`;
-  return `job ${job.id} is dead after ${job.attempts} attempt${job.attempts === 1 ? '' : 's'}: ${job.last_error}`;
+  if (job.state === 'failed') return `job ${job.id} failed${took} (run ${runsOf(job)}): ${job.last_error}; retry ${relativeTime(job.run_at, now)} at ${job.run_at}`;
+  return `job ${job.id} is dead after ${job.attempts} run${job.attempts === 1 ? '' : 's'}: ${job.last_error}`;
 }

@@ -287,6 +287,7 @@ export class Supervisor {
       logFile: logFile(this.ctx.home, job.id),
       logMaxBytes: config.log_max_bytes,
       env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
+      jobEnv: job.env,
     };
     if (!this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null, runningSince: null }, request)) {
       this.released.push({ id: job.id, owner, quiet: false });

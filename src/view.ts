@@ -19,15 +19,21 @@ export function jobWhen(job: Job, now: Date): string {
   return relativeTime(job.updated_at, now);
 }
 
+/** Runs had out of runs allowed: `max_retries` counts runs, so "2/3" is two runs of three. */
+export function runsOf(job: Job): string {
+  // A hand-made job with max_retries 0 still gets one run (finishJob); never show "1/0".
+  return `${job.attempts}/${Math.max(1, job.max_retries)}`;
+}
+
 export function renderJobs(jobs: readonly Job[], now: Date): string {
   const rows = jobs.map((job) => [
     job.id,
     job.state,
-    `${job.attempts}/${job.max_retries}`,
+    runsOf(job),
     String(job.priority),
     jobWhen(job, now),
     clip(job.command, 48),
     job.last_error ? clip(job.last_error, 60) : '',
   ]);
-  return renderTable(['ID', 'STATE', 'ATTEMPTS', 'PRIORITY', 'WHEN', 'COMMAND', 'LAST ERROR'], rows);
+  return renderTable(['ID', 'STATE', 'RUNS', 'PRIORITY', 'WHEN', 'COMMAND', 'LAST ERROR'], rows);
 }

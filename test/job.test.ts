@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffSeconds, byPriority, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, retryJob, type RunResult } from '../src/job.ts';
+import { backoffSeconds, byPriority, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, restartJob, STATES, type RunResult } from '../src/job.ts';
 import { computeMetrics } from '../src/metrics.ts';
+import { QueueError } from '../src/error.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const owner = { pid: 100, started: '5', host: 'h', worker: 1 };
@@ -73,7 +74,24 @@ finish('moves the job to the DLQ once max_retries attempts have failed', () => {
   assert.is(current.history.length, 3);
 });
 
-finish('runs a job with max_retries 0 exactly once', () => {
+finish('makes a job dead at once when its working directory is gone: no backoff, the directory named', () => {
+  const running = claimJob(job({ max_retries: 3, cwd: '/x' }), owner, at(0));
+  const dead = finishJob(running, run(null, { error: 'working directory /x does not exist', permanent: true }), 2, at(1));
+  assert.is(dead.state, 'dead');
+  assert.is(dead.attempts, 1);
+  assert.is(dead.run_at, running.run_at, 'no retry is scheduled');
+  assert.is(dead.last_error, 'working directory /x does not exist (never retried)');
+  assert.is(dead.history[0]?.error, 'working directory /x does not exist');
+  assert.is(dead.history[0]?.retry_at, null);
+});
+
+finish('retries a run that could not start for a reason that may pass', () => {
+  const failed = finishJob(claimJob(job(), owner, at(0)), run(null, { error: 'could not start /bin/sh: spawn EAGAIN' }), 2, at(1));
+  assert.is(failed.state, 'failed');
+  assert.is(failed.run_at, at(3).toISOString());
+});
+
+finish('runs a job with max_retries 0 (which validation refuses) exactly once', () => {
   const dead = finishJob(claimJob(job({ max_retries: 0 }), owner, at(0)), run(1), 2, at(1));
   assert.is(dead.state, 'dead');
   assert.is(dead.attempts, 1);
@@ -126,19 +144,47 @@ recover.run();
 
 // ---
 
-const retry = suite('retryJob');
+const restart = suite('restartJob');
 
-retry('resets attempts and recoveries, keeps history', () => {
-  const dead = job({ state: 'dead', attempts: 3, recoveries: 2, history: [run(1)].map(() => ({ started_at: T0.toISOString(), finished_at: T0.toISOString(), duration_ms: 0, outcome: 'failed' as const, exit_code: 1, signal: null, error: 'exit code 1', retry_at: null })) });
-  const again = retryJob(dead, at(10));
+restart('puts a dead job back to pending, due now, with fresh runs; history and last error stay', () => {
+  const failedRun = { started_at: T0.toISOString(), finished_at: T0.toISOString(), duration_ms: 0, outcome: 'failed' as const, exit_code: 1, signal: null, error: 'exit code 1', retry_at: null };
+  const dead = job({ state: 'dead', attempts: 3, recoveries: 2, run_at: at(-60).toISOString(), started_at: at(-5).toISOString(), finished_at: at(-4).toISOString(), last_error: 'exit code 1', history: [failedRun] });
+  const again = restartJob(dead, at(10));
   assert.is(again.state, 'pending');
   assert.is(again.attempts, 0);
   assert.is(again.recoveries, 0);
-  assert.is(again.history.length, 1);
+  assert.equal(again.history, [failedRun]);
+  assert.is(again.last_error, 'exit code 1');
   assert.is(again.run_at, at(10).toISOString());
+  assert.is(again.updated_at, at(10).toISOString());
+  assert.is(again.started_at, null);
+  assert.is(again.finished_at, null);
+  assert.is(again.created_at, dead.created_at, 'it is the same job');
+  assert.ok(isDue(again, at(10)));
 });
 
-retry.run();
+restart('restarts completed and cancelled jobs the same way', () => {
+  for (const state of ['completed', 'cancelled'] as const) {
+    const again = restartJob(job({ state, attempts: 1, finished_at: T0.toISOString() }), at(10));
+    assert.is(again.state, 'pending', state);
+    assert.is(again.attempts, 0, state);
+  }
+});
+
+restart('refuses a job that is not finished, naming its state', () => {
+  for (const state of STATES.filter((s) => !['completed', 'dead', 'cancelled'].includes(s))) {
+    try {
+      restartJob(job({ id: 'busy', state }), at(10));
+      assert.unreachable(`a ${state} job was restarted`);
+    } catch (error) {
+      assert.instance(error, QueueError);
+      assert.is((error as QueueError).code, 'conflict');
+      assert.match((error as Error).message, `job "busy" is ${state}`);
+    }
+  }
+});
+
+restart.run();
 
 // ---
 

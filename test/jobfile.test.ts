@@ -21,6 +21,7 @@ function busyJob(): Job {
     priority: 7,
     timeout: '5m',
     no_retry_on: [2, 127],
+    env: { STAGE: 'prod', TOKEN: 'a b' },
     last_error: 'exit code 1',
     history: [
       { started_at: at(1).toISOString(), finished_at: at(2).toISOString(), duration_ms: 1000, outcome: 'failed', exit_code: 1, signal: null, error: 'boom', retry_at: at(4).toISOString() },
@@ -97,6 +98,15 @@ read('normalizes times to ISO 8601 UTC', () => {
   assert.is(doc.jobs[0]?.run_at, T0.toISOString());
 });
 
+read('reads a file written before jobs had an env: the job gets an empty one, and keeps it in its place', () => {
+  const { env: _env, ...old } = busyJob();
+  const doc = parse(fileWith(old));
+  assert.equal(doc.jobs[0]?.env, {});
+  assert.equal(doc.jobs[0], { ...busyJob(), env: {} });
+  const written = serializeJobs(doc);
+  assert.match(written, /"cwd": "\/tmp",\n      "env": \{\},\n      "created_at"/);
+});
+
 read.run();
 
 // ---
@@ -139,6 +149,17 @@ invalid('an unknown field names the job and the field', () => {
 
 invalid('a bad nested field names the job, the field and the nested field', () => {
   rejects(fileWith(job({ id: 'a', owner: { pid: 0, started: '1', host: 'h', worker: 1 } })), 'job "a" (#1)', 'field "owner"', 'field "pid"');
+});
+
+invalid('max_retries 0 names the job and the field, and says a job gets at least one run', () => {
+  rejects(fileWith(job({ id: 'a', max_retries: 0 })), 'job "a" (#1)', 'field "max_retries"', 'a job gets at least one run');
+});
+
+invalid('a bad env names the job, the field and the variable', () => {
+  rejects(fileWith(job({ id: 'a', env: { '1X': 'v' } })), 'job "a" (#1)', 'field "env"', 'invalid variable name "1X"');
+  rejects(fileWith({ ...job({ id: 'a' }), env: { X: 1 } }), 'field "env"', 'the value of X must be a string');
+  rejects(fileWith(job({ id: 'a', env: { QUEUECTL_HOME: '/elsewhere' } })), 'field "env"', 'QUEUECTL_HOME');
+  rejects(fileWith({ ...job({ id: 'a' }), env: ['X=1'] }), 'field "env"', 'expected an object');
 });
 
 invalid('a job without a usable id is named by its position', () => {

@@ -1,52 +1,90 @@
 import { Option } from 'clipanion';
 import { parseDuration } from '../duration.ts';
-import { expiredJobs, FINISHED_STATES, type State } from '../job.ts';
+import { expiredJobs, type Job, type State } from '../job.ts';
 import { removeLogs } from '../joblog.ts';
-import { countArchived, pruneArchive } from '../archive.ts';
-import { jobDefaults, transact } from '../store.ts';
+import { archivedOnly, countArchived, pruneArchive, readArchive } from '../archive.ts';
+import { jobDefaults, readConfig, readJobs, transact } from '../store.ts';
 import { invalid } from '../error.ts';
+import { renderJobs } from '../view.ts';
 import { parseState } from './list.ts';
 import { QueueCommand } from './base.ts';
+
+/** What `clean` removes unless told otherwise: dead jobs are the DLQ's, for a person to look at. */
+const CLEANED_STATES: readonly State[] = ['completed', 'cancelled'];
+const CLEANABLE_STATES: readonly State[] = ['completed', 'cancelled', 'dead'];
 
 export class CleanCommand extends QueueCommand {
   static override paths = [['clean']];
   static override usage = QueueCommand.Usage({
-    description: 'delete finished jobs (completed, dead, cancelled) and their logs',
+    description: 'delete completed and cancelled jobs and their logs',
+    details: `
+      Dead jobs are kept unless asked for with \`--state dead\` (or \`queuectl dlq purge\`): they
+      are the dead letter queue, for a person to look at. Archived jobs are deleted too.
+      \`--dry-run\` lists what would go and changes nothing.
+    `,
     examples: [
-      ['Delete every finished job', '$0 clean'],
+      ['Delete every completed and cancelled job', '$0 clean'],
+      ['See what would go, without deleting', '$0 clean --dry-run'],
       ['Delete jobs that finished over a day ago', '$0 clean --older-than 1d'],
-      ['Delete only completed jobs', '$0 clean --state completed'],
+      ['Delete dead jobs too', '$0 clean --state dead'],
     ],
   });
 
   olderThan = Option.String('--older-than', { description: 'only jobs finished at least this long ago, such as 7d' });
-  state = Option.String('--state', { description: 'only finished jobs in this state' });
+  state = Option.String('--state', { description: 'only finished jobs in this state: completed, cancelled or dead' });
+  dryRun = Option.Boolean('--dry-run', false, { description: 'list what would be deleted, delete nothing' });
 
   async run() {
-    const states: readonly State[] = this.state === undefined ? FINISHED_STATES : [parseState(this.state)];
-    if (!states.every((state) => FINISHED_STATES.includes(state))) throw invalid(`--state must be a finished state: ${FINISHED_STATES.join(', ')}`);
+    const states: readonly State[] = this.state === undefined ? CLEANED_STATES : [parseState(this.state)];
+    if (!states.every((state) => CLEANABLE_STATES.includes(state))) throw invalid(`--state must be a finished state: ${CLEANABLE_STATES.join(', ')}`);
+    const plural = (count: number) => `${count} finished job${count === 1 ? '' : 's'}`;
+    if (this.dryRun) {
+      const doomed = expiredNow(this, states, this.olderThan);
+      if (doomed.length === 0) return this.out(`would remove ${plural(0)}${this.deadKept()}`);
+      return this.out(`would remove ${plural(doomed.length)}${this.deadKept()}:\n${renderJobs(doomed, this.context.now())}`);
+    }
     const count = await removeExpired(this, states, this.olderThan);
-    this.out(`removed ${count} finished job${count === 1 ? '' : 's'}`);
+    this.out(`removed ${plural(count)}${this.deadKept()}`);
   }
+
+  /** Said when dead jobs that would otherwise have gone are kept: the default may surprise. */
+  private deadKept(): string {
+    if (this.state !== undefined) return '';
+    const kept = expiredNow(this, ['dead'], this.olderThan).length;
+    return kept === 0 ? '' : `; ${kept} dead job${kept === 1 ? '' : 's'} kept (delete with: queuectl clean --state dead)`;
+  }
+}
+
+function cutoffOf(command: QueueCommand, olderThan: string | undefined): number {
+  try {
+    return command.context.now().getTime() - (olderThan === undefined ? 0 : parseDuration(olderThan));
+  } catch (error) {
+    throw invalid(`--older-than: ${(error as Error).message}`);
+  }
+}
+
+/** What `removeExpired` would remove now: read without the lock, for a dry run. */
+function expiredNow(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Job[] {
+  const cutoff = cutoffOf(command, olderThan);
+  const config = readConfig(command.store);
+  const live = readJobs(command.store, config).jobs;
+  const archived = archivedOnly(live, readArchive(command.store.home, jobDefaults(command.store, config)));
+  return [...expiredJobs(archived, states, cutoff), ...expiredJobs(live, states, cutoff)];
 }
 
 /** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
 export async function removeExpired(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Promise<number> {
-  let age = 0;
-  try {
-    if (olderThan !== undefined) age = parseDuration(olderThan);
-  } catch (error) {
-    throw invalid(`--older-than: ${(error as Error).message}`);
-  }
+  const cutoff = cutoffOf(command, olderThan);
   const removed = await transact(command.store, (doc, config) => {
-    const cutoff = command.context.now().getTime() - age;
     const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
     // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
-    const archived = pruneArchive(command.store.home, jobDefaults(command.store, config), (jobs) => expiredJobs(jobs, states, cutoff));
+    // An old copy of a job that is live again (restarted) is not an archived job: it is not counted.
+    const live = doc.jobs;
+    const archived = pruneArchive(command.store.home, jobDefaults(command.store, config), (jobs) => expiredJobs(archivedOnly(live, jobs), states, cutoff));
     doc.archived = countArchived(doc.archived, archived, -1);
-    const live = new Set(doc.jobs.map((job) => job.id));
-    return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !live.has(id)) };
+    const liveIds = new Set(doc.jobs.map((job) => job.id));
+    return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !liveIds.has(id)) };
   });
   removeLogs(command.store.home, removed.logs);
   return removed.count;

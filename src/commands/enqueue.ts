@@ -4,7 +4,7 @@ import { QueueError, invalid } from '../error.ts';
 import { createJob, type Job, type NewJob } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import { readConfig, transact } from '../store.ts';
-import { commandFromWords, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../spec.ts';
+import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../spec.ts';
 import { QueueCommand } from './base.ts';
 
 export class EnqueueCommand extends QueueCommand {
@@ -12,11 +12,16 @@ export class EnqueueCommand extends QueueCommand {
   static override usage = QueueCommand.Usage({
     description: 'add a job to the queue',
     details: `
-      Give the job as a JSON spec, or give the command after \`--\`. A single word after \`--\` is
-      run as a shell command line; several words are run exactly as given. The job runs in the
-      current directory (or \`cwd\`). Prints the job id.
+      Give the job as a JSON spec, or give the command after \`--\`, not both. A single word after
+      \`--\` is run as a shell command line; several words are run exactly as given. The job runs
+      in the current directory (or \`cwd\`). Prints the job id.
 
-      JSON keys: id, command, max_retries, priority, run_at, delay, timeout, no_retry_on, cwd.
+      \`max_retries\` is the number of runs the job gets, the first one included: 3 means three
+      runs, and it is at least 1. \`--env KEY=VALUE\` (repeatable) sets a variable for this job's
+      runs only; QUEUECTL_* names are queuectl's own.
+
+      JSON keys: id, command, max_retries, priority, run_at, delay, timeout, no_retry_on, cwd,
+      env (an object such as {"KEY": "value"}).
       With \`--file\`, each line of the file (or of stdin for \`-\`) is one JSON spec; either every
       job is added or none is.
     `,
@@ -24,17 +29,19 @@ export class EnqueueCommand extends QueueCommand {
       ['Add a job from a JSON spec', '$0 enqueue \'{"id":"job1","command":"sleep 2"}\''],
       ['Add a command with options', '$0 enqueue --id backup --max-retries 5 -- tar czf backup.tgz src'],
       ['Run a job in ten minutes, with a time limit', '$0 enqueue --delay 10m --timeout 5m -- ./sync.sh'],
+      ['Give a job its own environment', '$0 enqueue --env STAGE=prod --env REGION=eu -- ./deploy.sh'],
       ['Add many jobs from a JSON-lines file', '$0 enqueue --file jobs.jsonl'],
     ],
   });
 
   id = Option.String('--id', { description: 'the job id (default: a generated one)' });
-  maxRetries = Option.String('--max-retries', { description: 'attempts before the job is dead (default: config max-retries)' });
+  maxRetries = Option.String('--max-retries', { description: 'runs the job gets before it is dead, at least 1 (default: config max-retries)' });
   priority = Option.String('--priority', { description: 'higher runs first (default 0)' });
   runAt = Option.String('--run-at', { description: 'do not start before this ISO 8601 time' });
   delay = Option.String('--delay', { description: 'do not start before this long from now, such as 10s or 5m' });
   timeout = Option.String('--timeout', { description: 'kill the job after this long, such as 30s or 5m' });
   noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
+  env = Option.Array('--env', { description: 'KEY=VALUE: a variable for this job\'s runs (repeatable)' });
   file = Option.String('--file,-f', { description: 'read JSON-lines specs from a file, or - for stdin' });
   asJson = Option.Boolean('--json', false, { description: 'print the new jobs as JSON' });
   words = Option.Rest();
@@ -48,6 +55,7 @@ export class EnqueueCommand extends QueueCommand {
       delay: this.delay,
       timeout: this.timeout,
       no_retry_on: this.noRetryOn,
+      env: this.env === undefined ? undefined : envFromFlags(this.env),
     };
     return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
   }
@@ -79,6 +87,13 @@ export class EnqueueCommand extends QueueCommand {
       return specs;
     }
     if (this.words.length === 0) throw invalid('nothing to enqueue: give a JSON spec, or a command after --');
+    // clipanion gathers words from both sides of `--` into one list: argv tells them apart.
+    const afterSeparator = separated ? this.context.argv.length - this.context.argv.indexOf('--') - 1 : 0;
+    const before = this.words.slice(0, this.words.length - afterSeparator);
+    if (separated && before.length > 0) {
+      if (before[0]?.trim().startsWith('{')) throw invalid('give a JSON spec or a command after --, not both: put "command" in the spec, or drop the spec and use options such as --id');
+      throw invalid(`put the whole command after --, as in: queuectl enqueue -- ${this.words.map(shellQuote).join(' ')}`);
+    }
     if (!separated && this.words.length === 1 && this.words[0]?.trim().startsWith('{')) {
       const spec = parseSpecJson(this.words[0], 'job spec');
       if (Object.keys(this.flagSpec()).length > 0) throw invalid('give options inside the JSON spec, not as flags, when enqueueing JSON');

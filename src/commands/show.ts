@@ -6,12 +6,13 @@ import { logFile } from '../joblog.ts';
 import { lookupJobs } from '../store.ts';
 import { renderTable } from '../table.ts';
 import { relativeTime } from '../view.ts';
+import { shellQuote } from '../spec.ts';
 import { QueueCommand } from './base.ts';
 
 export class ShowCommand extends QueueCommand {
   static override paths = [['show']];
   static override usage = QueueCommand.Usage({
-    description: 'show everything about one job, with its attempt history',
+    description: 'show everything about one job, with the history of its runs',
     examples: [
       ['Show a job', '$0 show job1'],
       ['The job object as JSON', '$0 show job1 --json'],
@@ -31,7 +32,8 @@ export class ShowCommand extends QueueCommand {
       ['state', job.state],
       ['command', job.command],
       ['cwd', job.cwd],
-      ['attempts', `${job.attempts} of ${job.max_retries}${job.recoveries ? `, interrupted ${job.recoveries} time${job.recoveries === 1 ? '' : 's'}` : ''}`],
+      ['env', Object.keys(job.env).length ? Object.entries(job.env).map(([name, value]) => shellQuote(`${name}=${value}`)).join(' ') : '-'],
+      ['runs', `${job.attempts} of ${Math.max(1, job.max_retries)}${job.recoveries ? `, interrupted ${job.recoveries} time${job.recoveries === 1 ? '' : 's'}` : ''}`],
       ['priority', String(job.priority)],
       ['timeout', job.timeout ?? 'none'],
       ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
@@ -45,7 +47,7 @@ export class ShowCommand extends QueueCommand {
     ];
     const width = Math.max(...fields.map(([name]) => name.length));
     this.out(fields.map(([name, value]) => `${`${name}:`.padEnd(width + 2)}${value}`).join('\n'));
-    if (job.history.length === 0) return this.out('\nno attempts yet');
+    if (job.history.length === 0) return this.out('\nno runs yet');
     const rows = job.history.map((attempt, index) => [
       String(index + 1),
       attempt.started_at,

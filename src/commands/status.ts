@@ -54,7 +54,7 @@ export class StatusCommand extends QueueCommand {
       workers: supervisor.count,
       running: running
         .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
-        .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at })),
+        .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at, run: job.attempts + 1, runs: Math.max(1, job.max_retries) })),
     }));
     const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
     if (this.asJson) {
@@ -67,7 +67,7 @@ export class StatusCommand extends QueueCommand {
     if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
       this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);
-      if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
+      if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'RUN', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, `${run.run} of ${run.runs}`, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
     }
   }
 }

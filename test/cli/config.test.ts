@@ -27,9 +27,9 @@ getSet('set changes a setting under either spelling, and get reads it under eith
 
 getSet('writes config.json as two-space JSON with a trailing newline, keys in table order', inTemp((cwd) => {
   accepts(['config', 'set', 'backoff-base', '3'], { cwd });
-  accepts(['config', 'set', 'max-retries', '0'], { cwd });
+  accepts(['config', 'set', 'max-retries', '1'], { cwd });
   const text = fs.readFileSync(configFile(cwd), 'utf8');
-  const expected = { ...DEFAULT_CONFIG, backoff_base: 3, max_retries: 0 };
+  const expected = { ...DEFAULT_CONFIG, backoff_base: 3, max_retries: 1 };
   assert.is(text, `${JSON.stringify(Object.fromEntries(SETTING_KEYS.map((key) => [key, expected[key]])), null, 2)}\n`);
   assert.equal(Object.keys(JSON.parse(text)), ['max_retries', 'backoff_base', 'job_timeout', 'no_retry_on', 'kill_grace', 'keep_finished', 'log_max_bytes']);
 }));
@@ -64,7 +64,7 @@ list('shows every setting with its value and meaning, in both forms', inTemp((cw
   const lines = accepts(['config', 'list'], { cwd }).stdout.trimEnd().split('\n');
   assert.match(lines[0] ?? '', /^KEY\s+VALUE\s+MEANING$/);
   assert.equal(lines.slice(1).map((line) => line.split(/\s+/)[0]), SETTING_KEYS.map((key) => key.replace(/_/g, '-')));
-  assert.match(lines[1] ?? '', /^max-retries\s+3\s+attempts a job gets/);
+  assert.match(lines[1] ?? '', /^max-retries\s+3\s+runs a job gets before it is dead/);
   assert.match(lines[4] ?? '', /^no-retry-on\s+2,127\s+exit codes/);
   const json = JSON.parse(accepts(['config', 'list', '--json'], { cwd }).stdout);
   assert.equal(json, { ...DEFAULT_CONFIG, no_retry_on: [2, 127] });

@@ -23,10 +23,10 @@ const byId = (jobs: readonly Job[]) => Object.fromEntries(jobs.map((entry) => [e
 
 const list = suite('dlq list');
 
-list('shows only dead jobs, with their attempts and last error', inTemp((cwd) => {
+list('shows only dead jobs, with their runs and last error', inTemp((cwd) => {
   seed(cwd);
   const lines = accepts(['dlq', 'list'], { cwd }).stdout.trimEnd().split('\n');
-  assert.match(lines[0] ?? '', /^ID\s+STATE\s+ATTEMPTS/);
+  assert.match(lines[0] ?? '', /^ID\s+STATE\s+RUNS/);
   assert.is(lines.length, 3);
   assert.match(lines[1] ?? '', /^old\s+dead\s+3\/3\s+0\s+10d ago\s+false\s+exit code 1$/);
   assert.match(lines[2] ?? '', /^recent\s+dead\s+5\/5\s+/);

@@ -55,7 +55,7 @@ words('takes a negative number after an option as its value', () => {
     assert.is(listed[0]?.priority, -5);
     const refused = run(['config', 'set', 'max-retries', '-1'], { cwd: dir });
     assert.is(refused.status, 2);
-    assert.match(refused.stderr, /max_retries: expected a whole number from 0/);
+    assert.match(refused.stderr, /max_retries: expected a whole number of runs from 1 to 1000, got "-1"/);
   } finally {
     cleanup();
   }

@@ -84,15 +84,15 @@ filter.run();
 
 const table = suite('list as a table');
 
-table('shows one aligned row per job with attempts, priority, when and last error', inTemp((cwd) => {
+table('shows one aligned row per job with runs, priority, when and last error', inTemp((cwd) => {
   seedStates(cwd);
   accepts(['enqueue', '--id', 'later', '--delay', '10m', '--priority', '9', '--', 'echo', 'a long command line that will not fit in its column at all'], { cwd });
   const lines = accepts(['list'], { cwd }).stdout.trimEnd().split('\n');
   const header = lines[0] ?? '';
-  assert.match(header, /^ID\s+STATE\s+ATTEMPTS\s+PRIORITY\s+WHEN\s+COMMAND\s+LAST ERROR$/);
+  assert.match(header, /^ID\s+STATE\s+RUNS\s+PRIORITY\s+WHEN\s+COMMAND\s+LAST ERROR$/);
   assert.equal(lines.slice(1).map((line) => line.split(/\s+/)[0]), ['later', 'p2', 'p1', 'c1', 'd1', 'f1', 'd2']);
   const rows = Object.fromEntries(lines.slice(1).map((line) => [line.split(/\s+/)[0], line]));
-  for (const column of ['STATE', 'ATTEMPTS', 'PRIORITY', 'WHEN', 'COMMAND']) {
+  for (const column of ['STATE', 'RUNS', 'PRIORITY', 'WHEN', 'COMMAND']) {
     const start = header.indexOf(column);
     for (const line of lines.slice(1)) assert.match(line.slice(start - 2, start), /^ {2}$/, `${column} is aligned in: ${line}`);
   }

@@ -67,14 +67,18 @@ scenario(clean, 'clean --older-than 1h removes nothing that finished within the 
   assert.ok(fs.existsSync(logOf(s, 'c2')));
 });
 
-scenario(clean, 'clean removes every completed, dead and cancelled job with its log, and keeps pending and failed ones', async (s) => {
+scenario(clean, 'clean removes every completed and cancelled job with its log, and keeps dead, pending and failed ones', async (s) => {
   await finishedMix(s);
-  assert.is(s.ok('clean'), 'removed 4 finished jobs\n');
-  assert.equal(states(s), { f1: 'failed', p1: 'pending' });
-  for (const id of ['c1', 'c2', 'd1']) assert.not.ok(fs.existsSync(logOf(s, id)), `${id}'s log is gone`);
-  assert.ok(fs.existsSync(logOf(s, 'f1')), 'the failed job keeps its log');
+  const kept = '; 1 dead job kept (delete with: queuectl clean --state dead)';
+  assert.is(s.ok('clean'), `removed 3 finished jobs${kept}\n`);
+  assert.equal(states(s), { d1: 'dead', f1: 'failed', p1: 'pending' });
+  for (const id of ['c1', 'c2']) assert.not.ok(fs.existsSync(logOf(s, id)), `${id}'s log is gone`);
+  for (const id of ['d1', 'f1']) assert.ok(fs.existsSync(logOf(s, id)), `${id} keeps its log`);
   assert.is(s.q('show', 'c1').status, 3);
-  assert.is(s.ok('clean'), 'removed 0 finished jobs\n');
+  assert.is(s.ok('clean'), `removed 0 finished jobs${kept}\n`);
+  assert.is(s.ok('clean', '--state', 'dead'), 'removed 1 finished job\n');
+  assert.equal(states(s), { f1: 'failed', p1: 'pending' });
+  assert.not.ok(fs.existsSync(logOf(s, 'd1')), 'd1\'s log is gone with it');
 });
 
 scenario(clean, 'dlq purge removes dead jobs only, with their logs', async (s) => {

@@ -105,7 +105,7 @@ scenario(show, 'prints the state, the attempts and one history row per attempt',
   const out = s.ok('show', 'flaky');
   assert.match(out, /^id:\s+flaky$/m);
   assert.match(out, /^state:\s+dead$/m);
-  assert.match(out, /^attempts:\s+2 of 2$/m);
+  assert.match(out, /^runs:\s+2 of 2$/m);
   assert.match(out, /^last error:\s+exit code 3: oops 2$/m);
   assert.match(out, /^log:\s+\.queuectl\/logs\/flaky\.log$/m);
   const lines = out.split('\n');

@@ -34,9 +34,9 @@ scenario(retry, 'retries a failing job after backoff_base ^ attempts seconds (2 
   assert.is(dlq[0]?.last_error, 'exit code 3');
   assert.equal(dlq[0]?.history.map((attempt) => attempt.exit_code), [3, 3, 3]);
   // A supervisor logs an event just after it commits it.
-  await supervisor.waitLog(/job flaky is dead after 3 attempts: exit code 3/);
-  assert.match(supervisor.log, /job flaky failed .*\(attempt 1\/3\): exit code 3/);
-  assert.match(supervisor.log, /job flaky failed .*\(attempt 2\/3\): exit code 3/);
+  await supervisor.waitLog(/job flaky is dead after 3 runs: exit code 3/);
+  assert.match(supervisor.log, /job flaky failed .*\(run 1\/3\): exit code 3/);
+  assert.match(supervisor.log, /job flaky failed .*\(run 2\/3\): exit code 3/);
 
   assert.match(s.ok('dlq', 'retry', 'flaky'), /retrying flaky/);
   await waitFor(() => startTimes(times).length === 4, { timeout: 5_000, what: 'the retried job to run again' });

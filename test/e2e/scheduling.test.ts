@@ -98,7 +98,7 @@ scenario(noRetry, 'a job that exits with a --no-retry-on code is dead after one 
   assert.is(strict.history.length, 1);
   assert.equal(strict.no_retry_on, [3]);
   assert.is(strict.last_error, 'exit code 3 (exit code 3 is never retried)');
-  await supervisor.waitLog(/job strict is dead after 1 attempt: exit code 3 \(exit code 3 is never retried\)/);
+  await supervisor.waitLog(/job strict is dead after 1 run: exit code 3 \(exit code 3 is never retried\)/);
 
   const other = await s.waitJob('other', (j) => j.state === 'dead', 'to be dead after its retries', 6_000);
   assert.is(other.attempts, 2, 'exit code 4 is retried');

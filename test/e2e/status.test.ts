@@ -10,7 +10,7 @@ const status = suite('status while a supervisor runs');
 interface Status {
   counts: Record<string, number>;
   busy_workers: number;
-  supervisors: { pid: number; host: string; workers: number; running: { worker: number; job: string; command: string }[] }[];
+  supervisors: { pid: number; host: string; workers: number; running: { worker: number; job: string; command: string; run: number; runs: number }[] }[];
 }
 
 scenario(status, 'shows the supervisor and what each worker runs, as text and as JSON', async (s) => {
@@ -38,6 +38,8 @@ scenario(status, 'shows the supervisor and what each worker runs, as text and as
   assert.ok(row, `a row for the running job in:\n${text}`);
   assert.match(row!, new RegExp(`^\\s*${worker}\\s+busy-one\\s`), `the row names worker ${worker}: ${row}`);
   assert.match(row!, /sleep 30/);
+  assert.match(row!, /\bbusy-one\s+1 of 3\s/, `the row says which of its runs the job is on: ${row}`);
+  assert.equal(entry?.running.map(({ run, runs }) => [run, runs]), [[1, 3]]);
   assert.match(text, /processing\s+1/);
 });
 

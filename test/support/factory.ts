@@ -15,6 +15,7 @@ export function job(overrides: Partial<Job> = {}): Job {
     timeout: null,
     no_retry_on: [],
     cwd: '/tmp',
+    env: {},
     created_at: T0.toISOString(),
     updated_at: T0.toISOString(),
     started_at: null,

@@ -14,7 +14,7 @@ export class ConfigSetCommand extends QueueCommand {
       Keys accept both spellings: \`max-retries\` and \`max_retries\`.
     `,
     examples: [
-      ['Give new jobs five attempts', '$0 config set max-retries 5'],
+      ['Give new jobs five runs', '$0 config set max-retries 5'],
       ['Wait 3 s, 9 s, 27 s … between retries', '$0 config set backoff-base 3'],
     ],
   });

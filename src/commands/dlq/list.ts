@@ -8,7 +8,7 @@ export class DlqListCommand extends QueueCommand {
   static override paths = [['dlq', 'list'], ['dlq']];
   static override usage = QueueCommand.Usage({
     category: 'Dead letter queue',
-    description: 'list dead jobs: those that failed every attempt',
+    description: 'list dead jobs: those that failed every run they had',
     examples: [
       ['List dead jobs', '$0 dlq list'],
       ['As a JSON array', '$0 dlq list --json'],

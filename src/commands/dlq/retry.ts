@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../error.ts';
-import { findJob, retryJob, type Job } from '../../job.ts';
+import { findJob, restartJob, type Job } from '../../job.ts';
 import { transact } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -18,10 +18,11 @@ export class DlqRetryCommand extends QueueCommand {
   static override paths = [['dlq', 'retry']];
   static override usage = QueueCommand.Usage({
     category: 'Dead letter queue',
-    description: 'put dead jobs back in the queue with a fresh set of attempts',
+    description: 'put dead jobs back in the queue with a fresh set of runs',
     details: `
-      The job goes back to \`pending\` with \`attempts\` reset to 0; its history and last error
-      are kept. It keeps its own \`max_retries\`.
+      The job goes back to \`pending\` with \`attempts\` reset to 0, so it gets its
+      \`max_retries\` runs again; its history and last error are kept. To restart a completed or
+      cancelled job as well, see \`queuectl restart\`.
     `,
     examples: [
       ['Retry one dead job', '$0 dlq retry job1'],
@@ -38,7 +39,7 @@ export class DlqRetryCommand extends QueueCommand {
     const retried = await transact(this.store, (doc) => {
       const ids = new Set(deadIds(doc.jobs, wanted));
       const now = this.context.now();
-      doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? retryJob(job, now) : job));
+      doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? restartJob(job, now) : job));
       return [...ids];
     });
     this.out(retried.length === 0 ? 'the dead letter queue is empty: nothing to retry' : retried.map((id) => `retrying ${id}`).join('\n'));

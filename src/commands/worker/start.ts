@@ -14,7 +14,7 @@ export class WorkerStartCommand extends QueueCommand {
       Ctrl+C (SIGINT), SIGTERM, SIGHUP or \`queuectl worker stop\` drain it: no new job starts,
       running jobs finish and are recorded, then it exits 0. A second signal forces: running
       jobs get SIGTERM, then SIGKILL after \`kill-grace\`, and go back to pending without
-      spending an attempt.
+      using up one of their runs.
     `,
     examples: [
       ['Run jobs with three workers', '$0 worker start --count 3'],

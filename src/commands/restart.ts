@@ -1,0 +1,44 @@
+import { Option } from 'clipanion';
+import { dropReturned, readArchive, returnToJobs } from '../archive.ts';
+import { findJob, restartJob } from '../job.ts';
+import { jobDefaults, transact } from '../store.ts';
+import { QueueCommand } from './base.ts';
+
+export class RestartCommand extends QueueCommand {
+  static override paths = [['restart']];
+  static override usage = QueueCommand.Usage({
+    description: 'put finished jobs (completed, dead or cancelled) back in the queue',
+    details: `
+      Each job goes back to \`pending\`, due now, with a fresh set of runs (\`attempts\` and
+      \`recoveries\` reset to 0). Its id, command, options, history and log are kept. A job that
+      is pending, failed (waiting for a retry) or processing is refused. With several ids, either
+      every job is restarted or none is.
+
+      An archived job (see \`keep-finished\`) comes back into jobs.json at its place by creation.
+    `,
+    examples: [
+      ['Run a completed job again', '$0 restart job1'],
+      ['Restart several jobs', '$0 restart job1 job2'],
+    ],
+  });
+
+  ids = Option.Rest({ required: 1 });
+
+  async run() {
+    const ids = [...new Set(this.ids)];
+    const returned = await transact(this.store, (doc, config) => {
+      const now = this.context.now();
+      const live = new Set(doc.jobs.map((job) => job.id));
+      const archived = ids.every((id) => live.has(id)) ? [] : readArchive(this.store.home, jobDefaults(this.store, config));
+      const targets = ids.map((id) => findJob(doc.jobs, id, archived));
+      // Every job is checked before any changes: one that cannot be restarted leaves all alone.
+      const restarted = new Map(targets.map((job) => [job.id, restartJob(job, now)]));
+      doc.jobs = doc.jobs.map((job) => restarted.get(job.id) ?? job);
+      const originals = targets.filter((job) => !live.has(job.id));
+      returnToJobs(doc, originals.map((job) => restarted.get(job.id)!), originals);
+      return originals.length;
+    });
+    if (returned > 0) await transact(this.store, (doc, config) => dropReturned(this.store.home, jobDefaults(this.store, config), doc.jobs));
+    this.out(ids.map((id) => `restarted ${id}`).join('\n'));
+  }
+}
