@@ -208,19 +208,21 @@ function sharedServer(): Promise<PostgresServer> {
 }
 
 /**
- * A uvu suite whose tests get `{ server }`. Without PostgreSQL server binaries every test in it is
+ * A uvu suite whose tests get `{ server }` (unless `server: false`: a suite that needs the
+ * binaries but starts its servers itself). Without PostgreSQL server binaries every test in it is
  * skipped (and counted so), with the reason printed once per test file.
  */
-export function pgSuite(name: string): Test<PgContext> {
+export function pgSuite(name: string, { server = true }: { server?: boolean } = {}): Test<PgContext> {
   const test = suite<PgContext>(name, {} as PgContext);
   if (findServerBinaries() === null) {
     if (!reasonPrinted) {
       reasonPrinted = true;
-      process.stdout.write('PostgreSQL tests skipped: no server binaries (initdb, pg_ctl, postgres) found via pg_config --bindir, /usr/lib/postgresql/*/bin or PATH; install Debian\'s postgresql package\n');
+      process.stdout.write(`skipped: PostgreSQL tests, no server binaries (${BINARIES.join(', ')}) in pg_config --bindir, /usr/lib/postgresql/*/bin or PATH; install Debian's postgresql package\n`);
     }
     const skipping = Object.assign((testName: string, handler: Parameters<Test<PgContext>>[1]) => test.skip(testName, handler), test);
     return skipping as Test<PgContext>;
   }
+  if (!server) return test;
   pending++;
   test.before(async (context) => {
     try {
