@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import { QueueError } from '../../src/error.ts';
 import { databaseUrl, openPool, parseTarget } from '../../src/store/postgres/connect.ts';
 import { ROOT } from '../support/cli.ts';
-import { pgSuite } from '../support/postgres.ts';
+import { pgSuite, withClient } from '../support/postgres.ts';
+import { PASSWORD } from '../support/postgres-server.ts';
 
 /** A port on 127.0.0.1 where nothing listens (it was free a moment ago). */
 function closedPort(): Promise<number> {
@@ -77,13 +78,34 @@ unreachable.run();
 const refused = pgSuite('a server that turns the login away');
 
 refused('a database that does not exist is an I/O error naming it', async ({ server }) => {
-  const error = await openError(`postgres://postgres:s3cret-pw@127.0.0.1:${server.port}/no_such_db`);
+  const error = await openError(server.url.replace(/\/postgres$/, '/no_such_db'));
   assert.is(error.code, 'io-error');
   assert.is(error.message, `cannot use the database "no_such_db" at 127.0.0.1:${server.port} as user "postgres": the database does not exist (database "no_such_db" does not exist); check QUEUECTL_DATABASE_URL`);
+  assert.not.match(error.message, new RegExp(PASSWORD));
+});
+
+refused('a wrong password is an I/O error naming the user, never the password', async ({ server }) => {
+  const error = await openError(`postgres://postgres:s3cret-pw@127.0.0.1:${server.port}/postgres`);
+  assert.is(error.code, 'io-error');
+  assert.is(error.exitStatus, 74);
+  assert.is(error.message, `cannot use the database "postgres" at 127.0.0.1:${server.port} as user "postgres": the password was refused (password authentication failed for user "postgres"); check QUEUECTL_DATABASE_URL`);
   assert.not.match(error.message, /s3cret/);
 });
 
 refused.run();
+
+// ---
+
+const sessions = pgSuite('a connection from openPool');
+
+sessions('names itself and ends a transaction left idle, so a stopped process cannot hold row locks for ever', async ({ server }) => {
+  await withClient(server.url, async (client) => {
+    const settings = await client.query(`SELECT current_setting('application_name') AS name, current_setting('idle_in_transaction_session_timeout') AS idle`);
+    assert.equal(settings.rows, [{ name: 'queuectl', idle: '30s' }]);
+  });
+});
+
+sessions.run();
 
 // ---
 

@@ -2,7 +2,7 @@
  * Connections to the PostgreSQL store, named by `QUEUECTL_DATABASE_URL`. The `pg` driver is
  * imported on first use, so the commands of the file store never load it.
  */
-import type { ClientBase, Pool, PoolClient } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { QueueError } from '../../error.ts';
 
 export const DATABASE_URL_VARIABLE = 'QUEUECTL_DATABASE_URL';
@@ -12,6 +12,14 @@ export const DATABASE_URL_VARIABLE = 'QUEUECTL_DATABASE_URL';
  * packets would otherwise hang a command for the OS's TCP timeout (about two minutes).
  */
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The server ends a session that sits in an open transaction this long. queuectl's transactions
+ * only run queries and pure functions, so this never cuts one short; it frees the row locks of a
+ * process stopped mid-transaction (SIGSTOP, a hung host), which `SKIP LOCKED` would otherwise
+ * leave unclaimed for as long as its connection stays up.
+ */
+const IDLE_IN_TRANSACTION_MS = 30_000;
 
 /** The URL the environment asks for, or null when the queue lives in the file store. */
 export function databaseUrl(env: NodeJS.ProcessEnv): string | null {
@@ -84,7 +92,14 @@ export function connectionError(error: unknown, target: Target): unknown {
 export async function openPool(url: string, { max = 4 }: { max?: number } = {}): Promise<Pool> {
   const target = parseTarget(url);
   const { Pool } = await import('pg');
-  const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, application_name: 'queuectl' });
+  const pool = new Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    keepAlive: true,
+    application_name: 'queuectl',
+  });
   // An idle connection that the server drops is discarded by the pool; without a listener the
   // 'error' event would crash the process.
   pool.on('error', () => undefined);
@@ -96,16 +111,6 @@ export async function openPool(url: string, { max = 4 }: { max?: number } = {}):
     throw connectionError(error, target);
   }
   return pool;
-}
-
-/** Runs `fn` on one connection of the pool, inside BEGIN … COMMIT; any error rolls back. */
-export async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await inTransaction(client, fn);
-  } finally {
-    client.release();
-  }
 }
 
 /** BEGIN … COMMIT on a connection the caller holds; any error rolls back and comes out as it was. */
