@@ -76,9 +76,11 @@ export function connectionError(error: unknown, target: Target): unknown {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
   const where = describeTarget(target);
   if (code && LOGIN_REFUSED[code]) {
-    return new QueueError('io-error', `cannot use the ${where} as user "${target.user}": ${LOGIN_REFUSED[code]} (${message}); check ${DATABASE_URL_VARIABLE}`);
+    const as = target.user ? ` as user "${target.user}"` : '';
+    return new QueueError('io-error', `cannot use the ${where}${as}: ${LOGIN_REFUSED[code]} (${message}); check ${DATABASE_URL_VARIABLE}`);
   }
-  const network = code && /^E[A-Z]+$/.test(code);
+  // Node's socket and DNS errors: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, EAI_AGAIN …
+  const network = code && /^E[A-Z_]+$/.test(code);
   if (network || /timeout|terminated|Connection ended/i.test(message ?? '')) {
     return new QueueError('io-error', `cannot reach the PostgreSQL ${where}: ${code ?? message}; check ${DATABASE_URL_VARIABLE} and that the server runs and accepts connections`);
   }
