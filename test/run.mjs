@@ -41,11 +41,13 @@ function runFile(file) {
       totals.skipped += skipped;
       const name = path.relative(root, file);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      if (code !== 0 || failed > 0 || total === 0) {
+      if (code !== 0 || failed > 0 || total + skipped === 0) {
         broken.push(name);
         process.stdout.write(`\n✘ ${name} (${seconds}s, exit ${code ?? signal})\n${output}\n`);
       } else {
-        process.stdout.write(`✔ ${name}: ${passed} passed (${seconds}s)\n`);
+        // A file that skips tests says why on a line of its own starting with "skipped: ".
+        const reasons = skipped > 0 ? output.split('\n').filter((line) => line.startsWith('skipped: ')).map((line) => `  ${line}\n`).join('') : '';
+        process.stdout.write(`✔ ${name}: ${passed} passed${skipped > 0 ? `, ${skipped} skipped` : ''} (${seconds}s)\n${reasons}`);
       }
       resolve();
     });
