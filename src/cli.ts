@@ -11,6 +11,7 @@ import { HelpCommand } from './commands/help.ts';
 import { ListCommand } from './commands/list.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
+import { DashboardCommand } from './commands/dashboard.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { ShowCommand } from './commands/show.ts';
 import { StatusCommand } from './commands/status.ts';
@@ -31,6 +32,7 @@ const QUEUE_COMMANDS = [
   StatusCommand,
   WorkerStartCommand,
   WorkerStopCommand,
+  DashboardCommand,
   DlqListCommand,
   DlqRetryCommand,
   DlqPurgeCommand,

@@ -3,7 +3,7 @@ import { parseDuration } from '../duration.ts';
 import { expiredJobs, FINISHED_STATES, type State } from '../job.ts';
 import { removeLogs } from '../joblog.ts';
 import { countArchived, pruneArchive } from '../archive.ts';
-import { jobDefaults, transact } from '../store.ts';
+import { jobDefaults, transact, type StoreContext } from '../store.ts';
 import { invalid } from '../error.ts';
 import { parseState } from './list.ts';
 import { QueueCommand } from './base.ts';
@@ -25,29 +25,29 @@ export class CleanCommand extends QueueCommand {
   async run() {
     const states: readonly State[] = this.state === undefined ? FINISHED_STATES : [parseState(this.state)];
     if (!states.every((state) => FINISHED_STATES.includes(state))) throw invalid(`--state must be a finished state: ${FINISHED_STATES.join(', ')}`);
-    const count = await removeExpired(this, states, this.olderThan);
+    const count = await removeExpired(this.store, states, this.olderThan);
     this.out(`removed ${count} finished job${count === 1 ? '' : 's'}`);
   }
 }
 
 /** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
-export async function removeExpired(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Promise<number> {
+export async function removeExpired(store: StoreContext, states: readonly State[], olderThan: string | undefined): Promise<number> {
   let age = 0;
   try {
     if (olderThan !== undefined) age = parseDuration(olderThan);
   } catch (error) {
     throw invalid(`--older-than: ${(error as Error).message}`);
   }
-  const removed = await transact(command.store, (doc, config) => {
-    const cutoff = command.context.now().getTime() - age;
+  const removed = await transact(store, (doc, config) => {
+    const cutoff = store.now().getTime() - age;
     const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
     // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
-    const archived = pruneArchive(command.store.home, jobDefaults(command.store, config), (jobs) => expiredJobs(jobs, states, cutoff));
+    const archived = pruneArchive(store.home, jobDefaults(store, config), (jobs) => expiredJobs(jobs, states, cutoff));
     doc.archived = countArchived(doc.archived, archived, -1);
     const live = new Set(doc.jobs.map((job) => job.id));
     return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !live.has(id)) };
   });
-  removeLogs(command.store.home, removed.logs);
+  removeLogs(store.home, removed.logs);
   return removed.count;
 }
