@@ -37,11 +37,11 @@ scenario(test, 'shows a job enqueued by the CLI without a reload, keeps a half-t
     await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
     await page.goto(new URL('/jobs', dashboard.url).href);
-    await page.evaluate(() => Object.assign(window, { notReloaded: true }));
+    await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
     await page.fill('input[name="q"]', 'half-typ');
     s.enqueue({ id: 'fresh', command: 'echo fresh', run_at: '2099-01-01T00:00:00Z' });
     await page.waitForSelector('tr[data-job="fresh"]', { timeout: 5_000 });
-    assert.ok(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), 'the page was updated in place, not reloaded');
+    assert.ok(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), 'the page was updated in place, not reloaded');
     assert.is(await page.inputValue('input[name="q"]'), 'half-typ', 'the half-typed filter survives the update');
     await page.screenshot({ path: path.join(ARTIFACTS, 'jobs.png'), fullPage: true });
 
