@@ -8,17 +8,29 @@ import { cancelJobs } from '../commands/cancel.ts';
 import { removeExpired } from '../commands/clean.ts';
 import { retryDeadJobs } from '../commands/dlq/retry.ts';
 import { invalid } from '../error.ts';
-import { byPriority, isDue, STATES, type Job, type State } from '../job.ts';
+import { byPriority, findJob, isDue, STATES, type Job, type State } from '../job.ts';
 import { logFile } from '../joblog.ts';
 import { perMinute } from '../metrics.ts';
 import { liveSupervisors } from '../registry.ts';
-import { lookupJobs, readAllJobs, readJobs, type StoreContext } from '../store.ts';
+import { ArchiveFollower, withArchive } from '../archive.ts';
+import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store.ts';
 import type { Html } from './html.ts';
 import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
 import type { PageContext } from './layout.ts';
 
 /** The end of a log that a page shows. */
 const LOG_TAIL_BYTES = 64 * 1024;
+
+/** What the pages read: the store, and the archive as far as it has been read already. */
+export interface Source {
+  store: StoreContext;
+  archive: ArchiveFollower;
+}
+
+function liveAndArchived(source: Source): { live: Job[]; archived: Job[] } {
+  const config = readConfig(source.store);
+  return { live: readJobs(source.store, config).jobs, archived: source.archive.read(jobDefaults(source.store, config)) };
+}
 
 export interface View {
   title: string;
@@ -59,10 +71,11 @@ export function parseFilter(params: URLSearchParams): JobFilter {
   return { state: state as State | '', q: (params.get('q') ?? '').trim(), order, page: Number(page) };
 }
 
-function jobs(store: StoreContext, ctx: PageContext, params: URLSearchParams): View {
+function jobs(source: Source, ctx: PageContext, params: URLSearchParams): View {
   const filter = parseFilter(params);
   // Archived jobs are completed or cancelled: the archive is read only when those may be shown.
-  const all = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled' ? readAllJobs(store) : readJobs(store).jobs;
+  const archivable = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled';
+  const all = archivable ? (({ live, archived }) => withArchive(live, archived))(liveAndArchived(source)) : readJobs(source.store).jobs;
   const needle = filter.q.toLowerCase();
   const matching = all.filter((job) => (filter.state === '' || job.state === filter.state) && (needle === '' || job.id.toLowerCase().includes(needle) || job.command.toLowerCase().includes(needle)));
   const ordered = filter.order === 'newest' ? [...matching].reverse() : byPriority(matching);
@@ -88,9 +101,10 @@ function logTail(store: StoreContext, id: string): { text: string; truncated: bo
   }
 }
 
-function job(store: StoreContext, ctx: PageContext, id: string): View {
-  const found: Job = lookupJobs(store, [id])[0] as Job;
-  return { title: `Job ${found.id}`, nav: '/jobs', live: jobPage(ctx, found, logTail(store, found.id)) };
+function job(source: Source, ctx: PageContext, id: string): View {
+  const live = readJobs(source.store).jobs;
+  const found = live.some((candidate) => candidate.id === id) ? findJob(live, id) : findJob([], id, liveAndArchived(source).archived);
+  return { title: `Job ${found.id}`, nav: '/jobs', live: jobPage(ctx, found, logTail(source.store, found.id)) };
 }
 
 function dlq(store: StoreContext, ctx: PageContext): View {
@@ -99,12 +113,12 @@ function dlq(store: StoreContext, ctx: PageContext): View {
 }
 
 /** The page at `path`, or null if there is none. */
-export function view(store: StoreContext, ctx: PageContext, path: string, params: URLSearchParams): View | null {
-  if (path === '/') return overview(store, ctx);
-  if (path === '/jobs') return jobs(store, ctx, params);
-  if (path === '/dlq') return dlq(store, ctx);
+export function view(source: Source, ctx: PageContext, path: string, params: URLSearchParams): View | null {
+  if (path === '/') return overview(source.store, ctx);
+  if (path === '/jobs') return jobs(source, ctx, params);
+  if (path === '/dlq') return dlq(source.store, ctx);
   const match = /^\/jobs\/([^/]+)$/.exec(path);
-  if (match) return job(store, ctx, decodeURIComponent(match[1] as string));
+  if (match) return job(source, ctx, decodeURIComponent(match[1] as string));
   return null;
 }
 

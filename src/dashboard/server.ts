@@ -5,6 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import os from 'node:os';
+import { ArchiveFollower } from '../archive.ts';
 import { QueueError, type ErrorCode } from '../error.ts';
 import type { StoreContext } from '../store.ts';
 import { SCRIPT, STYLE } from './assets.ts';
@@ -82,6 +83,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const csrf = randomToken();
   const accessToken = isLoopback(options.host) ? null : randomToken();
   const signal = new ChangeSignal(options.store.home);
+  const source = { store: options.store, archive: new ArchiveFollower(options.store.home) };
   const streams = new Set<ServerResponse>();
   const flashes = new Map<string, string>();
   let revision = 0;
@@ -136,7 +138,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const done = url.searchParams.get('done');
     const self = `${url.pathname}${url.search.replace(/([?&])done=[^&]*&?/, '$1').replace(/[?&]$/, '')}`;
     const ctx: PageContext = { csrf, readOnly: options.readOnly, store: options.store.home.dir, self, now: options.store.now() };
-    const shown = view(options.store, ctx, url.pathname, url.searchParams);
+    const shown = view(source, ctx, url.pathname, url.searchParams);
     if (shown === null) throw new Refusal(404, `no page at ${url.pathname}`);
     const body = request.headers['x-queuectl-live'] === '1' ? shown.live.text : page(ctx, shown.title, shown.nav, shown.live, { controls: shown.controls, flash: done ? flashes.get(done) : null }).text;
     send(response, 200, 'text/html; charset=utf-8', body);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -86,6 +87,26 @@ scenario(pages, 'answers an unknown job or page with 404 and another method with
     assert.is((await d.request('/nowhere')).status, 404);
     assert.is((await d.request('/', { method: 'PUT' })).status, 405);
   });
+});
+
+scenario(pages, 'shows archived jobs, and those archived while it runs', async (s) => {
+  s.ok('config', 'set', 'keep-finished', '0');
+  const supervisor = await s.start(1);
+  const archived = (id: string) => () => fs.existsSync(s.path('.queuectl', 'archive.jsonl')) && !s.jobs().some((job) => job.id === id);
+  // With nothing kept, finished jobs leave jobs.json as soon as a second one has finished.
+  s.enqueue({ id: 'first', command: 'true' }, { id: 'second', command: 'true' });
+  await waitFor(archived('second'), { what: 'the first two to be archived' });
+  await withDashboard(s, [], async (d) => {
+    assert.match((await d.request('/jobs?state=completed')).body, 'data-job="first"');
+    assert.match((await d.request('/jobs/first')).body, '<code>first</code>');
+    s.enqueue({ id: 'third', command: 'true' }, { id: 'fourth', command: 'true' });
+    await waitFor(archived('fourth'), { what: 'the next two to be archived' });
+    const after = await d.request('/jobs');
+    for (const id of ['first', 'second', 'third', 'fourth']) assert.match(after.body, `data-job="${id}"`);
+    assert.match((await d.request('/jobs/third')).body, '<code>third</code>');
+  });
+  supervisor.signalGroup('SIGTERM');
+  await supervisor.waitExit();
 });
 
 pages.run();
