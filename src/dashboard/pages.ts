@@ -31,14 +31,20 @@ function when(iso: string | null, now: Date): Html {
 
 export function overviewPage(ctx: PageContext, data: Overview): Html {
   const total = STATES.reduce((sum, state) => sum + data.counts[state], 0);
-  const next = data.nextDue;
   return html`<h1>Overview</h1>
 <div class="cards">${STATES.map((state) => html`<a class="card" href="/jobs${query({ state })}" data-state="${state}"><b>${data.counts[state]}</b>${state}</a>`)}<div class="card"><b>${total}</b>total</div></div>
 <h2>Runs per minute, last hour</h2>
 ${minuteChart(data.minutes)}
-<p class="muted">${next ? html`Next due: <a href="${jobHref(next.id)}">${next.id}</a> ${when(next.run_at, ctx.now)}` : 'No job is waiting.'}</p>
+<p class="muted">${nextLine(ctx, data.nextDue)}</p>
 <h2>Supervisors</h2>
 ${data.supervisors.length === 0 ? html`<p>No supervisor is running. Start one with <code>queuectl worker start</code>.</p>` : data.supervisors.map((supervisor) => supervisorBlock(ctx, supervisor))}`;
+}
+
+function nextLine(ctx: PageContext, next: Job | null): Html {
+  if (!next) return html`No job is waiting.`;
+  const link = html`<a href="${jobHref(next.id)}">${next.id}</a>`;
+  if (Date.parse(next.run_at) > ctx.now.getTime()) return html`Next due: ${link} ${when(next.run_at, ctx.now)}`;
+  return html`Next to start: ${link}, due since ${when(next.run_at, ctx.now)}`;
 }
 
 function supervisorBlock(ctx: PageContext, supervisor: SupervisorView): Html {
