@@ -63,6 +63,21 @@ function identity(job: Job): string {
   return `${job.id}\n${job.created_at}`;
 }
 
+/** Adds the jobs on archive lines to `into` (a later copy of a job replaces an earlier one). */
+function parseLines(text: string, firstLine: number, file: string, defaults: JobDefaults, into: Map<string, Job>): void {
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let job: Job;
+    try {
+      job = checkJob(JSON.parse(line), defaults);
+    } catch (error) {
+      throw invalid(`${displayPath(file)} line ${firstLine + index}: ${(error as Error).message}`);
+    }
+    into.delete(identity(job));
+    into.set(identity(job), job);
+  });
+}
+
 /** Every archived job, one copy each, oldest line first. */
 export function readArchive(home: Home, defaults: JobDefaults): Job[] {
   const file = archiveFile(home);
@@ -74,18 +89,57 @@ export function readArchive(home: Home, defaults: JobDefaults): Job[] {
     throw error;
   }
   const byIdentity = new Map<string, Job>();
-  text.split('\n').forEach((line, index) => {
-    if (line.trim() === '') return;
-    let job: Job;
-    try {
-      job = checkJob(JSON.parse(line), defaults);
-    } catch (error) {
-      throw invalid(`${displayPath(file)} line ${index + 1}: ${(error as Error).message}`);
-    }
-    byIdentity.delete(identity(job));
-    byIdentity.set(identity(job), job);
-  });
+  parseLines(text, 1, file, defaults, byIdentity);
   return [...byIdentity.values()];
+}
+
+/**
+ * The archive for a long-running reader (the dashboard): it is append-only between prunes, so
+ * each read parses only the lines added since the last one. A replaced (pruned) or shorter file
+ * is read again whole. 100,000 archived jobs take seconds to parse, a few new lines nothing.
+ */
+export class ArchiveFollower {
+  private ino = -1;
+  private offset = 0;
+  private lines = 0;
+  private jobs = new Map<string, Job>();
+
+  constructor(private readonly home: Home) {}
+
+  read(defaults: JobDefaults): Job[] {
+    const file = archiveFile(this.home);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      this.reset(-1);
+      return [];
+    }
+    try {
+      const { ino, size } = fs.fstatSync(fd);
+      if (ino !== this.ino || size < this.offset) this.reset(ino);
+      if (size === this.offset) return [...this.jobs.values()];
+      const added = Buffer.alloc(size - this.offset);
+      fs.readSync(fd, added, 0, added.length, this.offset);
+      // A line still being appended is read next time, whole.
+      const end = added.lastIndexOf(0x0a) + 1;
+      const text = added.subarray(0, end).toString('utf8');
+      parseLines(text, this.lines + 1, file, defaults, this.jobs);
+      this.offset += end;
+      this.lines += text.split('\n').length - 1;
+      return [...this.jobs.values()];
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private reset(ino: number): void {
+    this.ino = ino;
+    this.offset = 0;
+    this.lines = 0;
+    this.jobs = new Map();
+  }
 }
 
 /** The `archived` totals after `jobs` were added (sign 1) or removed (sign -1). */

@@ -12,6 +12,7 @@ import { ListCommand } from './commands/list.ts';
 import { RestartCommand } from './commands/restart.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
+import { DashboardCommand } from './commands/dashboard.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { ShowCommand } from './commands/show.ts';
 import { StatusCommand } from './commands/status.ts';
@@ -33,6 +34,7 @@ const QUEUE_COMMANDS = [
   StatusCommand,
   WorkerStartCommand,
   WorkerStopCommand,
+  DashboardCommand,
   DlqListCommand,
   DlqRetryCommand,
   DlqPurgeCommand,

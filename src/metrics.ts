@@ -43,3 +43,19 @@ export function computeMetrics(jobs: readonly Job[], now: Date): Metrics {
   const mean = durations.length === 0 ? null : Math.round(durations.reduce((sum, d) => sum + d, 0) / durations.length);
   return { last_minute: minute, last_hour: hour, mean_duration_ms: mean, p95_duration_ms: percentile(durations, 95) };
 }
+
+/** Finished and failed attempts per minute over the last `minutes`, oldest minute first. */
+export function perMinute(jobs: readonly Job[], now: Date, minutes = 60): Window[] {
+  const end = now.getTime();
+  const buckets = Array.from({ length: minutes }, (): Window => ({ completed: 0, failed: 0 }));
+  for (const job of jobs) {
+    for (const attempt of job.history) {
+      const age = Math.floor((end - Date.parse(attempt.finished_at)) / 60_000);
+      const bucket = age >= 0 && age < minutes ? buckets[minutes - 1 - age] : undefined;
+      if (!bucket) continue;
+      if (attempt.outcome === 'completed') bucket.completed++;
+      else if (attempt.outcome === 'failed' || attempt.outcome === 'timed-out') bucket.failed++;
+    }
+  }
+  return buckets;
+}

@@ -4,7 +4,7 @@ import { invalid, QueueError } from '../error.ts';
 import { cancelJob, findJob, isFinished, type Owner } from '../job.ts';
 import { HOST } from '../proc.ts';
 import { killAll, runProcesses } from '../recovery.ts';
-import { transact } from '../store.ts';
+import { transact, type StoreContext } from '../store.ts';
 import { QueueCommand } from './base.ts';
 
 export class CancelCommand extends QueueCommand {
@@ -25,35 +25,43 @@ export class CancelCommand extends QueueCommand {
   ids = Option.Rest({ required: 1 });
 
   async run() {
-    if (new Set(this.ids).size !== this.ids.length) throw invalid('an id is given twice');
-    const running = await transact(this.store, (doc, config) => {
-      const now = this.context.now();
-      const targets = this.ids.map((id) => findJob(doc.jobs, id));
-      for (const job of targets) {
-        if (isFinished(job)) throw new QueueError('conflict', `job "${job.id}" is already ${job.state}; only unfinished jobs can be cancelled`);
-      }
-      const runs = targets.filter((job) => job.state === 'processing' && job.owner && job.started_at).map((job) => ({ id: job.id, owner: job.owner as Owner, started_at: job.started_at as string }));
-      const ids = new Set(this.ids);
-      doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? cancelJob(job, now) : job));
-      return { runs, graceMs: parseDuration(config.kill_grace) };
-    });
-    for (const run of running.runs) await this.stop(run, running.graceMs);
+    await cancelJobs(this.store, this.ids, (line) => this.context.stderr.write(`queuectl: ${line}\n`));
     this.out(this.ids.map((id) => `cancelled ${id}`).join('\n'));
   }
+}
 
-  private async stop(run: { id: string; owner: Owner; started_at: string }, graceMs: number): Promise<void> {
-    if (run.owner.host !== HOST) {
-      this.context.stderr.write(`queuectl: job ${run.id} runs on ${run.owner.host}; its processes end there when they end\n`);
-      return;
+/**
+ * Cancels unfinished jobs, all or none; a running one's processes get SIGTERM, then SIGKILL
+ * after kill-grace, and this waits until they are gone.
+ */
+export async function cancelJobs(store: StoreContext, ids: readonly string[], warn: (line: string) => void): Promise<void> {
+  if (new Set(ids).size !== ids.length) throw invalid('an id is given twice');
+  const running = await transact(store, (doc, config) => {
+    const now = store.now();
+    const targets = ids.map((id) => findJob(doc.jobs, id));
+    for (const job of targets) {
+      if (isFinished(job)) throw new QueueError('conflict', `job "${job.id}" is already ${job.state}; only unfinished jobs can be cancelled`);
     }
-    const kill = Date.now() + graceMs;
-    let signal: NodeJS.Signals = 'SIGTERM';
-    for (;;) {
-      const left = runProcesses(run.id, run.owner, run.started_at);
-      if (left.length === 0) return;
-      if (Date.now() >= kill) signal = 'SIGKILL';
-      killAll(left, signal);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const runs = targets.filter((job) => job.state === 'processing' && job.owner && job.started_at).map((job) => ({ id: job.id, owner: job.owner as Owner, started_at: job.started_at as string }));
+    const wanted = new Set(ids);
+    doc.jobs = doc.jobs.map((job) => (wanted.has(job.id) ? cancelJob(job, now) : job));
+    return { runs, graceMs: parseDuration(config.kill_grace) };
+  });
+  for (const run of running.runs) await stopRun(run, running.graceMs, warn);
+}
+
+async function stopRun(run: { id: string; owner: Owner; started_at: string }, graceMs: number, warn: (line: string) => void): Promise<void> {
+  if (run.owner.host !== HOST) {
+    warn(`job ${run.id} runs on ${run.owner.host}; its processes end there when they end`);
+    return;
+  }
+  const kill = Date.now() + graceMs;
+  let signal: NodeJS.Signals = 'SIGTERM';
+  for (;;) {
+    const left = runProcesses(run.id, run.owner, run.started_at);
+    if (left.length === 0) return;
+    if (Date.now() >= kill) signal = 'SIGKILL';
+    killAll(left, signal);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

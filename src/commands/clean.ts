@@ -3,7 +3,7 @@ import { parseDuration } from '../duration.ts';
 import { expiredJobs, type Job, type State } from '../job.ts';
 import { removeLogs } from '../joblog.ts';
 import { archivedOnly, countArchived, pruneArchive, readArchive } from '../archive.ts';
-import { jobDefaults, readConfig, readJobs, transact } from '../store.ts';
+import { jobDefaults, readConfig, readJobs, transact, type StoreContext } from '../store.ts';
 import { invalid } from '../error.ts';
 import { renderJobs } from '../view.ts';
 import { parseState } from './list.ts';
@@ -39,53 +39,53 @@ export class CleanCommand extends QueueCommand {
     if (!states.every((state) => CLEANABLE_STATES.includes(state))) throw invalid(`--state must be a finished state: ${CLEANABLE_STATES.join(', ')}`);
     const plural = (count: number) => `${count} finished job${count === 1 ? '' : 's'}`;
     if (this.dryRun) {
-      const doomed = expiredNow(this, states, this.olderThan);
+      const doomed = expiredNow(this.store, states, this.olderThan);
       if (doomed.length === 0) return this.out(`would remove ${plural(0)}${this.deadKept()}`);
       return this.out(`would remove ${plural(doomed.length)}${this.deadKept()}:\n${renderJobs(doomed, this.context.now())}`);
     }
-    const count = await removeExpired(this, states, this.olderThan);
+    const count = await removeExpired(this.store, states, this.olderThan);
     this.out(`removed ${plural(count)}${this.deadKept()}`);
   }
 
   /** Said when dead jobs that would otherwise have gone are kept: the default may surprise. */
   private deadKept(): string {
     if (this.state !== undefined) return '';
-    const kept = expiredNow(this, ['dead'], this.olderThan).length;
+    const kept = expiredNow(this.store, ['dead'], this.olderThan).length;
     return kept === 0 ? '' : `; ${kept} dead job${kept === 1 ? '' : 's'} kept (delete with: queuectl clean --state dead)`;
   }
 }
 
-function cutoffOf(command: QueueCommand, olderThan: string | undefined): number {
+function cutoffOf(store: StoreContext, olderThan: string | undefined): number {
   try {
-    return command.context.now().getTime() - (olderThan === undefined ? 0 : parseDuration(olderThan));
+    return store.now().getTime() - (olderThan === undefined ? 0 : parseDuration(olderThan));
   } catch (error) {
     throw invalid(`--older-than: ${(error as Error).message}`);
   }
 }
 
 /** What `removeExpired` would remove now: read without the lock, for a dry run. */
-function expiredNow(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Job[] {
-  const cutoff = cutoffOf(command, olderThan);
-  const config = readConfig(command.store);
-  const live = readJobs(command.store, config).jobs;
-  const archived = archivedOnly(live, readArchive(command.store.home, jobDefaults(command.store, config)));
+function expiredNow(store: StoreContext, states: readonly State[], olderThan: string | undefined): Job[] {
+  const cutoff = cutoffOf(store, olderThan);
+  const config = readConfig(store);
+  const live = readJobs(store, config).jobs;
+  const archived = archivedOnly(live, readArchive(store.home, jobDefaults(store, config)));
   return [...expiredJobs(archived, states, cutoff), ...expiredJobs(live, states, cutoff)];
 }
 
 /** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
-export async function removeExpired(command: QueueCommand, states: readonly State[], olderThan: string | undefined): Promise<number> {
-  const cutoff = cutoffOf(command, olderThan);
-  const removed = await transact(command.store, (doc, config) => {
+export async function removeExpired(store: StoreContext, states: readonly State[], olderThan: string | undefined): Promise<number> {
+  const cutoff = cutoffOf(store, olderThan);
+  const removed = await transact(store, (doc, config) => {
     const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
     // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
     // An old copy of a job that is live again (restarted) is not an archived job: it is not counted.
     const live = doc.jobs;
-    const archived = pruneArchive(command.store.home, jobDefaults(command.store, config), (jobs) => expiredJobs(archivedOnly(live, jobs), states, cutoff));
+    const archived = pruneArchive(store.home, jobDefaults(store, config), (jobs) => expiredJobs(archivedOnly(live, jobs), states, cutoff));
     doc.archived = countArchived(doc.archived, archived, -1);
     const liveIds = new Set(doc.jobs.map((job) => job.id));
     return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !liveIds.has(id)) };
   });
-  removeLogs(command.store.home, removed.logs);
+  removeLogs(store.home, removed.logs);
   return removed.count;
 }

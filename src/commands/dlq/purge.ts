@@ -16,7 +16,7 @@ export class DlqPurgeCommand extends QueueCommand {
   olderThan = Option.String('--older-than', { description: 'only jobs dead for at least this long, such as 7d' });
 
   async run() {
-    const purged = await removeExpired(this, ['dead'], this.olderThan);
+    const purged = await removeExpired(this.store, ['dead'], this.olderThan);
     this.out(`purged ${purged} dead job${purged === 1 ? '' : 's'}`);
   }
 }

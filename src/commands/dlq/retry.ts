@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../error.ts';
 import { findJob, restartJob, type Job } from '../../job.ts';
-import { transact } from '../../store.ts';
+import { transact, type StoreContext } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 
 /** The ids to retry: every dead job, or the given ids, each of which must name a dead job. */
@@ -12,6 +12,16 @@ function deadIds(jobs: readonly Job[], ids: readonly string[] | 'all'): string[]
     if (job.state !== 'dead') throw new QueueError('conflict', `job "${id}" is ${job.state}, not dead; only dead jobs can be retried`);
   }
   return [...new Set(ids)];
+}
+
+/** Puts dead jobs back to pending: the given ids, each of which must be dead, or every dead job. */
+export function retryDeadJobs(store: StoreContext, wanted: readonly string[] | 'all'): Promise<string[]> {
+  return transact(store, (doc) => {
+    const ids = new Set(deadIds(doc.jobs, wanted));
+    const now = store.now();
+    doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? restartJob(job, now) : job));
+    return [...ids];
+  });
 }
 
 export class DlqRetryCommand extends QueueCommand {
@@ -36,12 +46,7 @@ export class DlqRetryCommand extends QueueCommand {
   async run() {
     if (this.all === (this.ids.length > 0)) throw invalid('give the ids of dead jobs to retry, or --all');
     const wanted = this.all ? 'all' : this.ids;
-    const retried = await transact(this.store, (doc) => {
-      const ids = new Set(deadIds(doc.jobs, wanted));
-      const now = this.context.now();
-      doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? restartJob(job, now) : job));
-      return [...ids];
-    });
+    const retried = await retryDeadJobs(this.store, wanted);
     this.out(retried.length === 0 ? 'the dead letter queue is empty: nothing to retry' : retried.map((id) => `retrying ${id}`).join('\n'));
   }
 }

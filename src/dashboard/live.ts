@@ -1,0 +1,79 @@
+/**
+ * The store's change signal for the dashboard: a watch on the store directory (jobs.json is
+ * replaced by rename, so the file itself cannot be watched) and on the logs directory, with a
+ * slow poll behind both in case a watch misses an event or the directory appears later.
+ */
+import fs from 'node:fs';
+import { currentIdentity } from '../atomic.ts';
+import type { Home } from '../home.ts';
+
+/** Bursts of changes (a busy supervisor, a chatty job) become at most one signal per this. */
+const THROTTLE_MS = 200;
+const POLL_MS = 2_000;
+
+export class ChangeSignal {
+  private readonly listeners = new Set<() => void>();
+  private watchers: fs.FSWatcher[] = [];
+  private readonly poll: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
+  private last = 0;
+  private fingerprint: string;
+
+  constructor(private readonly home: Home) {
+    this.fingerprint = this.read();
+    this.arm();
+    this.poll = setInterval(() => {
+      if (this.watchers.length < 2) this.arm();
+      if (this.read() !== this.fingerprint) this.changed();
+    }, POLL_MS);
+  }
+
+  on(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    clearInterval(this.poll);
+    if (this.timer) clearTimeout(this.timer);
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+  }
+
+  private read(): string {
+    const logs = (() => {
+      try {
+        return String(fs.statSync(this.home.logs).mtimeMs);
+      } catch {
+        return '-';
+      }
+    })();
+    return `${currentIdentity(this.home.jobs) ?? '-'} ${logs}`;
+  }
+
+  private arm(): void {
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+    for (const dir of [this.home.dir, this.home.logs]) {
+      try {
+        const watcher = fs.watch(dir, () => this.changed());
+        watcher.on('error', () => undefined);
+        this.watchers.push(watcher);
+      } catch {
+        // Not there yet: the poll arms the watch once it is.
+      }
+    }
+  }
+
+  /** Signals now, or once the throttle window has passed, never twice in one window. */
+  private changed(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.last + THROTTLE_MS - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.last = Date.now();
+      this.fingerprint = this.read();
+      for (const listener of this.listeners) listener();
+    }, wait);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * What each path shows or does. Reads are lock-free snapshots, as for `status` and `list`;
+ * actions are the same functions the CLI's commands call, so locks, validation and refusals
+ * are the CLI's own.
+ */
+import fs from 'node:fs';
+import { cancelJobs } from '../commands/cancel.ts';
+import { removeExpired } from '../commands/clean.ts';
+import { retryDeadJobs } from '../commands/dlq/retry.ts';
+import { invalid } from '../error.ts';
+import { byPriority, findJob, isDue, STATES, type Job, type State } from '../job.ts';
+import { logFile } from '../joblog.ts';
+import { perMinute } from '../metrics.ts';
+import { liveSupervisors } from '../registry.ts';
+import { ArchiveFollower, withArchive } from '../archive.ts';
+import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store.ts';
+import type { Html } from './html.ts';
+import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
+import type { PageContext } from './layout.ts';
+
+/** The end of a log that a page shows. */
+const LOG_TAIL_BYTES = 64 * 1024;
+
+/** What the pages read: the store, and the archive as far as it has been read already. */
+export interface Source {
+  store: StoreContext;
+  archive: ArchiveFollower;
+}
+
+function liveAndArchived(source: Source): { live: Job[]; archived: Job[] } {
+  const config = readConfig(source.store);
+  return { live: readJobs(source.store, config).jobs, archived: source.archive.read(jobDefaults(source.store, config)) };
+}
+
+export interface View {
+  title: string;
+  nav: string;
+  live: Html;
+  controls?: Html;
+}
+
+function overview(store: StoreContext, ctx: PageContext): View {
+  const { jobs, archived } = readJobs(store);
+  const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
+  for (const job of jobs) counts[job.state]++;
+  counts.completed += archived?.completed ?? 0;
+  counts.cancelled += archived?.cancelled ?? 0;
+  const running = jobs.filter((job) => job.state === 'processing' && job.owner);
+  const supervisors = liveSupervisors(store.home).map((supervisor) => ({
+    pid: supervisor.pid,
+    host: supervisor.host,
+    started_at: supervisor.started_at,
+    workers: supervisor.count,
+    running: running
+      .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
+      .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at })),
+  }));
+  const waiting = jobs.filter((job) => job.state === 'pending' || job.state === 'failed');
+  const due = byPriority(waiting.filter((job) => isDue(job, ctx.now)));
+  const nextDue = due[0] ?? [...waiting].sort((a, b) => a.run_at.localeCompare(b.run_at))[0] ?? null;
+  return { title: 'Overview', nav: '/', live: overviewPage(ctx, { counts, supervisors, minutes: perMinute(jobs, ctx.now), nextDue }) };
+}
+
+export function parseFilter(params: URLSearchParams): JobFilter {
+  const state = params.get('state') ?? '';
+  if (state !== '' && !(STATES as readonly string[]).includes(state)) throw invalid(`unknown state "${state}"; expected one of ${STATES.join(', ')}`);
+  const order = params.get('order') ?? 'run';
+  if (order !== 'run' && order !== 'newest') throw invalid(`order must be run or newest, got "${order}"`);
+  const page = params.get('page') ?? '1';
+  if (!/^[1-9]\d{0,6}$/.test(page)) throw invalid(`page must be a whole number from 1, got "${page}"`);
+  return { state: state as State | '', q: (params.get('q') ?? '').trim(), order, page: Number(page) };
+}
+
+function jobs(source: Source, ctx: PageContext, params: URLSearchParams): View {
+  const filter = parseFilter(params);
+  // Archived jobs are completed or cancelled: the archive is read only when those may be shown.
+  const archivable = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled';
+  const all = archivable ? (({ live, archived }) => withArchive(live, archived))(liveAndArchived(source)) : readJobs(source.store).jobs;
+  const needle = filter.q.toLowerCase();
+  const matching = all.filter((job) => (filter.state === '' || job.state === filter.state) && (needle === '' || job.id.toLowerCase().includes(needle) || job.command.toLowerCase().includes(needle)));
+  const ordered = filter.order === 'newest' ? [...matching].reverse() : byPriority(matching);
+  const shown = ordered.slice((filter.page - 1) * PAGE_SIZE, filter.page * PAGE_SIZE);
+  return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, shown, matching.length), controls: jobsControls(filter) };
+}
+
+function logTail(store: StoreContext, id: string): { text: string; truncated: boolean } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(logFile(store.home, id), 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const length = Math.min(size, LOG_TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    fs.readSync(fd, buffer, 0, length, size - length);
+    return { text: buffer.toString('utf8'), truncated: size > length };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function job(source: Source, ctx: PageContext, id: string): View {
+  const live = readJobs(source.store).jobs;
+  const found = live.some((candidate) => candidate.id === id) ? findJob(live, id) : findJob([], id, liveAndArchived(source).archived);
+  return { title: `Job ${found.id}`, nav: '/jobs', live: jobPage(ctx, found, logTail(source.store, found.id)) };
+}
+
+function dlq(store: StoreContext, ctx: PageContext): View {
+  const dead = readJobs(store).jobs.filter((candidate) => candidate.state === 'dead');
+  return { title: 'Dead letter queue', nav: '/dlq', live: dlqPage(ctx, dead) };
+}
+
+/** The page at `path`, or null if there is none. */
+export function view(source: Source, ctx: PageContext, path: string, params: URLSearchParams): View | null {
+  if (path === '/') return overview(source.store, ctx);
+  if (path === '/jobs') return jobs(source, ctx, params);
+  if (path === '/dlq') return dlq(source.store, ctx);
+  const match = /^\/jobs\/([^/]+)$/.exec(path);
+  if (match) return job(source, ctx, decodeURIComponent(match[1] as string));
+  return null;
+}
+
+function requiredId(fields: URLSearchParams): string {
+  const id = fields.get('id');
+  if (!id) throw invalid('the action needs the id of a job');
+  return id;
+}
+
+/** Carries out the action at `path`; returns what to tell the user, or null if there is none. */
+export async function act(store: StoreContext, path: string, fields: URLSearchParams, warn: (line: string) => void): Promise<string | null> {
+  switch (path) {
+    case '/actions/retry': {
+      const [id] = await retryDeadJobs(store, [requiredId(fields)]);
+      return `retrying ${id}`;
+    }
+    case '/actions/retry-all': {
+      const ids = await retryDeadJobs(store, 'all');
+      return ids.length === 0 ? 'the dead letter queue is empty: nothing to retry' : `retrying ${ids.length} job${ids.length === 1 ? '' : 's'}`;
+    }
+    case '/actions/purge': {
+      const count = await removeExpired(store, ['dead'], undefined);
+      return `purged ${count} dead job${count === 1 ? '' : 's'}`;
+    }
+    case '/actions/cancel': {
+      const id = requiredId(fields);
+      await cancelJobs(store, [id], warn);
+      return `cancelled ${id}`;
+    }
+    default:
+      return null;
+  }
+}

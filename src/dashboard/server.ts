@@ -1,0 +1,169 @@
+/**
+ * `queuectl dashboard`: an HTTP server for people on this machine. Pages are rendered on the
+ * server and work without JavaScript; a small script swaps in fresh content on each server-sent
+ * change event. Every request passes the guard first (guard.ts says why each check exists).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import os from 'node:os';
+import { ArchiveFollower } from '../archive.ts';
+import { QueueError, type ErrorCode } from '../error.ts';
+import type { StoreContext } from '../store.ts';
+import { SCRIPT, STYLE } from './assets.ts';
+import { ACCESS_COOKIE, allowedHosts, checkChange, checkRequest, isLoopback, randomToken, Refusal, type GuardOptions } from './guard.ts';
+import { page, type PageContext } from './layout.ts';
+import { ChangeSignal } from './live.ts';
+import { errorPage } from './pages.ts';
+import { act, view } from './routes.ts';
+
+export interface DashboardOptions {
+  store: StoreContext;
+  host: string;
+  port: number;
+  readOnly: boolean;
+  log: (line: string) => void;
+}
+
+export interface Dashboard {
+  url: string;
+  close(): Promise<void>;
+}
+
+const HEADERS = {
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-store',
+  // Not no-referrer: with it, browsers send `Origin: null` on our own forms' posts.
+  'Referrer-Policy': 'same-origin',
+  'X-Frame-Options': 'DENY',
+};
+
+const STATUS: Record<ErrorCode, number> = { 'invalid-input': 400, 'not-found': 404, conflict: 409, busy: 503, 'io-error': 500 };
+
+/** Form bodies are a few fields; anything larger is not ours. */
+const MAX_BODY = 16 * 1024;
+/** Keeps idle proxies and browsers from closing a quiet event stream. */
+const HEARTBEAT_MS = 15_000;
+/** Messages shown after an action, by id, so that a URL can never put words in the page. */
+const FLASH_LIMIT = 100;
+
+function send(response: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
+  response.writeHead(status, { ...HEADERS, 'Content-Type': type, ...extra });
+  response.end(body);
+}
+
+function readBody(request: IncomingMessage): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    if (!(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      reject(new Refusal(415, 'actions are posted as forms (application/x-www-form-urlencoded)'));
+      return;
+    }
+    let body = '';
+    request.setEncoding('utf8');
+    request.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > MAX_BODY) reject(new Refusal(413, 'the request body is too large'));
+    });
+    request.on('end', () => resolve(new URLSearchParams(body)));
+    request.on('error', reject);
+  });
+}
+
+/** Where an action returns to: a path of this server, never another site. */
+function backTo(raw: string | null): string {
+  return raw && raw.startsWith('/') && !raw.startsWith('//') && !raw.includes('\\') ? raw : '/';
+}
+
+function localNames(host: string): string[] {
+  if (isLoopback(host)) return [host];
+  const addresses = Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((item) => item.address));
+  return [host, os.hostname(), ...addresses];
+}
+
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const csrf = randomToken();
+  const accessToken = isLoopback(options.host) ? null : randomToken();
+  const signal = new ChangeSignal(options.store.home);
+  const source = { store: options.store, archive: new ArchiveFollower(options.store.home) };
+  const streams = new Set<ServerResponse>();
+  const flashes = new Map<string, string>();
+  let revision = 0;
+  signal.on(() => {
+    revision++;
+    for (const stream of streams) stream.write(`event: change\ndata: {"rev":${revision}}\n\n`);
+  });
+  const heartbeat = setInterval(() => {
+    for (const stream of streams) stream.write(': still here\n\n');
+  }, HEARTBEAT_MS);
+
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  const guard: GuardOptions = { host: options.host, port, readOnly: options.readOnly, accessToken, csrf };
+  const hosts = new Set(localNames(options.host).flatMap((name) => [...allowedHosts({ ...guard, host: name })]));
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://dashboard.invalid');
+    const { tokenInUrl } = checkRequest(request, url, guard, hosts);
+    if (tokenInUrl) {
+      url.searchParams.delete('token');
+      const cookie = `${ACCESS_COOKIE}=${accessToken}; HttpOnly; SameSite=Strict; Path=/`;
+      return send(response, 303, 'text/plain; charset=utf-8', 'signed in', { Location: `${url.pathname}${url.search}`, 'Set-Cookie': cookie });
+    }
+    if (request.method === 'POST') {
+      const fields = await readBody(request);
+      checkChange(request, guard, hosts, fields);
+      const message = await act(options.store, url.pathname, fields, (line) => options.log(line));
+      if (message === null) throw new Refusal(404, `no action at ${url.pathname}`);
+      const id = randomToken().slice(0, 12);
+      flashes.set(id, message);
+      if (flashes.size > FLASH_LIMIT) flashes.delete(flashes.keys().next().value as string);
+      const back = new URL(backTo(fields.get('back')), 'http://dashboard.invalid');
+      back.searchParams.set('done', id);
+      return send(response, 303, 'text/plain; charset=utf-8', message, { Location: `${back.pathname}${back.search}` });
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') throw new Refusal(405, `${request.method} is not allowed here`);
+    if (url.pathname === '/app.css') return send(response, 200, 'text/css; charset=utf-8', STYLE);
+    if (url.pathname === '/app.js') return send(response, 200, 'text/javascript; charset=utf-8', SCRIPT);
+    if (url.pathname === '/favicon.ico') return send(response, 204, 'image/x-icon', '');
+    if (url.pathname === '/events') {
+      response.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });
+      response.write(`retry: 1000\nevent: hello\ndata: {"rev":${revision}}\n\n`);
+      streams.add(response);
+      request.on('close', () => streams.delete(response));
+      return;
+    }
+    const done = url.searchParams.get('done');
+    const self = `${url.pathname}${url.search.replace(/([?&])done=[^&]*&?/, '$1').replace(/[?&]$/, '')}`;
+    const ctx: PageContext = { csrf, readOnly: options.readOnly, store: options.store.home.dir, self, now: options.store.now() };
+    const shown = view(source, ctx, url.pathname, url.searchParams);
+    if (shown === null) throw new Refusal(404, `no page at ${url.pathname}`);
+    const body = request.headers['x-queuectl-live'] === '1' ? shown.live.text : page(ctx, shown.title, shown.nav, shown.live, { controls: shown.controls, flash: done ? flashes.get(done) : null }).text;
+    send(response, 200, 'text/html; charset=utf-8', body);
+  };
+
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    handle(request, response).catch((error: unknown) => {
+      const status = error instanceof Refusal ? error.status : error instanceof QueueError ? STATUS[error.code] : 500;
+      const message = error instanceof Refusal || error instanceof QueueError ? error.message : 'internal error (a bug; the dashboard logged it)';
+      if (status === 500 && !(error instanceof QueueError)) options.log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
+      if (response.headersSent) return void response.end();
+      send(response, status, 'text/html; charset=utf-8', errorPage(status, message).text);
+    });
+  });
+
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${shownHost}:${port}/${accessToken ? `?token=${accessToken}` : ''}`,
+    close: async () => {
+      clearInterval(heartbeat);
+      signal.close();
+      for (const stream of streams) stream.end();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,229 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Job } from '../../src/job.ts';
+import { startDashboard, type DashboardProcess } from '../support/dashboard.ts';
+import { scenario, type Sandbox } from '../support/supervisor-sandbox.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Runs jobs that fail once with one run allowed, so they end dead. */
+async function deadJobs(s: Sandbox, ...ids: string[]): Promise<void> {
+  s.enqueue(...ids.map((id) => ({ id, command: 'echo failing; exit 3', max_retries: 1 })));
+  const supervisor = await s.start(1);
+  await s.waitJobs((jobs) => ids.every((id) => jobs.find((job) => job.id === id)?.state === 'dead'), 'the jobs to die');
+  supervisor.signalGroup('SIGTERM');
+  await supervisor.waitExit();
+}
+
+async function withDashboard(s: Sandbox, args: string[], body: (d: DashboardProcess) => Promise<void>): Promise<void> {
+  const dashboard = await startDashboard(s, ...args);
+  try {
+    await body(dashboard);
+  } finally {
+    await dashboard.stop();
+  }
+}
+
+// ---
+
+const pages = suite('dashboard: pages');
+
+scenario(pages, 'serves the overview, jobs, one job and the DLQ, with the security headers on each', async (s) => {
+  s.enqueue({ id: 'one', command: 'echo one' }, { id: 'two', command: 'sleep 1', priority: 5 });
+  await withDashboard(s, [], async (d) => {
+    for (const path of ['/', '/jobs', '/jobs/one', '/dlq', '/app.css', '/app.js']) {
+      const reply = await d.request(path);
+      assert.is(reply.status, 200, path);
+      assert.match(String(reply.headers['content-security-policy']), "script-src 'self'", path);
+      assert.is(reply.headers['x-content-type-options'], 'nosniff', path);
+      assert.is(reply.headers['cache-control'], 'no-store', path);
+    }
+    const overview = await d.request('/');
+    assert.match(overview.body, /<b>2<\/b>pending/);
+    assert.match(overview.body, 'No supervisor is running');
+    const jobs = await d.request('/jobs');
+    assert.ok(jobs.body.indexOf('data-job="two"') < jobs.body.indexOf('data-job="one"'), 'run order: higher priority first');
+    const job = await d.request('/jobs/one');
+    assert.match(job.body, '<code>one</code>');
+    assert.match(job.body, 'echo one');
+  });
+});
+
+scenario(pages, 'filters by state and text, orders newest first and pages through many jobs', async (s) => {
+  s.enqueue(...Array.from({ length: 120 }, (_, i) => ({ id: `job-${String(i).padStart(3, '0')}`, command: i % 2 ? 'echo odd' : 'echo even' })));
+  s.enqueue({ id: 'later', command: 'sleep 100', run_at: '2099-01-01T00:00:00Z' });
+  await withDashboard(s, [], async (d) => {
+    const rows = (body: string) => [...body.matchAll(/data-job="([^"]+)"/g)].map((match) => match[1]);
+    const first = await d.request('/jobs');
+    assert.match(first.body, '121 found');
+    assert.is(rows(first.body).length, 50);
+    assert.is(rows((await d.request('/jobs?page=3')).body).length, 21);
+    assert.equal(rows((await d.request('/jobs?order=newest')).body).slice(0, 2), ['later', 'job-119']);
+    assert.is(rows((await d.request('/jobs?q=ODD')).body).length, 50, 'search ignores case');
+    assert.match((await d.request('/jobs?q=odd')).body, '60 found');
+    assert.match((await d.request('/jobs?state=completed')).body, 'No jobs match');
+    assert.is((await d.request('/jobs?state=bogus')).status, 400);
+    assert.is((await d.request('/jobs?page=0')).status, 400);
+  });
+});
+
+scenario(pages, 'escapes everything that comes from a job', async (s) => {
+  s.enqueue({ id: 'x', command: '<script>alert("pwned")</script><img src=x onerror=alert(1)>' });
+  await withDashboard(s, [], async (d) => {
+    for (const path of ['/jobs', '/jobs/x', '/jobs?q=%3Cscript%3E']) {
+      const { body } = await d.request(path);
+      assert.not.match(body, '<script>alert', path);
+      assert.not.match(body, '<img src=x', path);
+      assert.match(body, '&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;', path);
+    }
+  });
+});
+
+scenario(pages, 'answers an unknown job or page with 404 and another method with 405', async (s) => {
+  await withDashboard(s, [], async (d) => {
+    assert.is((await d.request('/jobs/nope')).status, 404);
+    assert.match((await d.request('/jobs/nope')).body, 'no job with id');
+    assert.is((await d.request('/nowhere')).status, 404);
+    assert.is((await d.request('/', { method: 'PUT' })).status, 405);
+  });
+});
+
+scenario(pages, 'shows archived jobs, and those archived while it runs', async (s) => {
+  s.ok('config', 'set', 'keep-finished', '0');
+  const supervisor = await s.start(1);
+  const archived = (id: string) => () => fs.existsSync(s.path('.queuectl', 'archive.jsonl')) && !s.jobs().some((job) => job.id === id);
+  // With nothing kept, finished jobs leave jobs.json as soon as a second one has finished.
+  s.enqueue({ id: 'first', command: 'true' }, { id: 'second', command: 'true' });
+  await waitFor(archived('second'), { what: 'the first two to be archived' });
+  await withDashboard(s, [], async (d) => {
+    assert.match((await d.request('/jobs?state=completed')).body, 'data-job="first"');
+    assert.match((await d.request('/jobs/first')).body, '<code>first</code>');
+    s.enqueue({ id: 'third', command: 'true' }, { id: 'fourth', command: 'true' });
+    await waitFor(archived('fourth'), { what: 'the next two to be archived' });
+    const after = await d.request('/jobs');
+    for (const id of ['first', 'second', 'third', 'fourth']) assert.match(after.body, `data-job="${id}"`);
+    assert.match((await d.request('/jobs/third')).body, '<code>third</code>');
+  });
+  supervisor.signalGroup('SIGTERM');
+  await supervisor.waitExit();
+});
+
+pages.run();
+
+// ---
+
+const guard = suite('dashboard: refusals');
+
+scenario(guard, 'refuses a Host that is not this server (DNS rebinding) and changes nothing', async (s) => {
+  await deadJobs(s, 'd');
+  await withDashboard(s, [], async (d) => {
+    const token = await d.token();
+    assert.is((await d.request('/', { headers: { Host: 'evil.example:80' } })).status, 421);
+    const post = await d.request('/actions/retry', { headers: { Host: `evil.example:${d.url.port}` }, form: { _token: token, id: 'd' } });
+    assert.is(post.status, 421);
+    assert.is(s.job('d').state, 'dead');
+  });
+});
+
+scenario(guard, 'refuses changes without the form token, from another site, by GET, and on a read-only dashboard', async (s) => {
+  await deadJobs(s, 'd');
+  await withDashboard(s, [], async (d) => {
+    const token = await d.token();
+    assert.is((await d.request('/actions/retry', { form: { id: 'd' } })).status, 403, 'no token');
+    assert.is((await d.request('/actions/retry', { form: { id: 'd', _token: 'guess' } })).status, 403, 'wrong token');
+    assert.is((await d.request('/actions/retry', { form: { id: 'd', _token: token }, headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 403, 'cross-site');
+    assert.is((await d.request('/actions/retry', { form: { id: 'd', _token: token }, headers: { Origin: 'http://evil.example' } })).status, 403, 'other origin');
+    assert.is((await d.request('/actions/retry?id=d')).status, 404, 'GET');
+    assert.is((await d.request('/actions/retry', { method: 'POST', headers: { 'Content-Type': 'application/json' } })).status, 415);
+    assert.is(s.job('d').state, 'dead');
+  });
+  await withDashboard(s, ['--read-only'], async (d) => {
+    const page = await d.request('/dlq');
+    assert.not.match(page.body, '<form class="inline" method="post"', 'no buttons on a read-only dashboard');
+    assert.match(page.body, 'read-only');
+    const refused = await d.request('/actions/retry-all', { form: { _token: 'any' } });
+    assert.is(refused.status, 403);
+    assert.match(refused.body, 'read-only');
+    assert.is(s.job('d').state, 'dead');
+  });
+});
+
+scenario(guard, 'off loopback, every request needs the access token printed with the URL', async (s) => {
+  await withDashboard(s, ['--host', '0.0.0.0'], async (d) => {
+    const token = d.url.searchParams.get('token');
+    assert.ok(token, `the printed URL carries a token: ${d.url}`);
+    const headers = { Host: `127.0.0.1:${d.url.port}` };
+    assert.is((await d.request('/', { headers })).status, 401);
+    assert.is((await d.request('/?token=wrong', { headers })).status, 401);
+    const signIn = await d.request(`/jobs?token=${token}`, { headers });
+    assert.is(signIn.status, 303);
+    assert.is(signIn.headers.location, '/jobs', 'the token leaves the address bar');
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string;
+    assert.match(String(signIn.headers['set-cookie']), 'HttpOnly');
+    assert.is((await d.request('/', { headers: { ...headers, Cookie: cookie } })).status, 200);
+  });
+});
+
+guard.run();
+
+// ---
+
+const actions = suite('dashboard: actions');
+
+scenario(actions, 'retries one dead job, retries all, cancels and purges through the store, and says what it did', async (s) => {
+  await deadJobs(s, 'a', 'b', 'c');
+  s.enqueue({ id: 'later', command: 'true', run_at: '2099-01-01T00:00:00Z' });
+  await withDashboard(s, [], async (d) => {
+    const token = await d.token();
+    const retried = await d.request('/actions/retry', { form: { _token: token, id: 'a', back: '/dlq' } });
+    assert.is(retried.status, 303);
+    assert.match(String(retried.headers.location), /^\/dlq\?done=/);
+    assert.is(s.job('a').state, 'pending');
+    assert.is(s.job('a').attempts, 0);
+    assert.match((await d.request(String(retried.headers.location))).body, 'retrying a');
+
+    const conflict = await d.request('/actions/retry', { form: { _token: token, id: 'a' } });
+    assert.is(conflict.status, 409, 'a job that is not dead');
+    assert.match(conflict.body, 'not dead');
+    assert.is((await d.request('/actions/retry', { form: { _token: token, id: 'ghost' } })).status, 404);
+
+    const offsite = await d.request('/actions/cancel', { form: { _token: token, id: 'later', back: '//evil.example/' } });
+    assert.is(offsite.status, 303);
+    assert.match(String(offsite.headers.location), /^\/\?done=/, 'never sent to another site');
+    assert.is(s.job('later').state, 'cancelled');
+
+    assert.is((await d.request('/actions/purge', { form: { _token: token } })).status, 303);
+    assert.equal(s.jobs().map((job: Job) => job.id).sort(), ['a', 'later']);
+  });
+});
+
+actions.run();
+
+// ---
+
+const live = suite('dashboard: live updates');
+
+scenario(live, 'the event stream fires after an enqueue from another process', async (s) => {
+  await withDashboard(s, [], async (d) => {
+    let received = '';
+    const request = http.get({ host: '127.0.0.1', port: d.url.port, path: '/events', headers: { Host: d.url.host } }, (response) => {
+      assert.is(response.headers['content-type'], 'text/event-stream; charset=utf-8');
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (received += chunk));
+    });
+    try {
+      await waitFor(() => received.includes('event: hello'), { what: 'the stream to open' });
+      assert.not.match(received, 'event: change');
+      s.enqueue({ id: 'new', command: 'true' });
+      await waitFor(() => received.includes('event: change'), { timeout: 5_000, what: 'a change event' });
+      const fragment = await d.request('/jobs', { headers: { 'X-Queuectl-Live': '1' } });
+      assert.match(fragment.body, 'data-job="new"');
+      assert.not.match(fragment.body, '<html', 'only the live part');
+    } finally {
+      request.destroy();
+    }
+  });
+});
+
+live.run();
