@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../../src/error.ts';
-import { cancelJob, finishJob, retryJob, type Job, type Owner } from '../../src/job.ts';
+import { cancelJob, finishJob, restartJob, type Job, type Owner } from '../../src/job.ts';
 import { canonicalJob } from '../../src/jobfile.ts';
 import { changeJobs, claimDue, decodeJob, insertJobs } from '../../src/store/postgres/jobs.ts';
 import { migrate } from '../../src/store/postgres/schema.ts';
@@ -95,13 +95,13 @@ change('applies a pure transition with the database time and writes only the job
     let seenNow: Date | null = null;
     const written = await changeJobs(client, ['dead-1', 'done'], (jobs, now) => {
       seenNow = now;
-      return jobs.map((entry) => (entry.state === 'dead' ? retryJob(entry, now) : entry));
+      return jobs.map((entry) => (entry.state === 'dead' ? restartJob(entry, now) : entry));
     });
     assert.equal(written.map((entry) => entry.id), ['dead-1']);
     assert.ok(seenNow! >= dbBefore, 'now comes from the database clock');
     const after = await rows(client);
     assert.is(after[0]!.state, 'pending', 'the generated state column follows the document');
-    assert.equal(decodeJob(after[0]!.doc), canonicalJob(retryJob(decodeJob(before[0]!.doc), seenNow!)));
+    assert.equal(decodeJob(after[0]!.doc), canonicalJob(restartJob(decodeJob(before[0]!.doc), seenNow!)));
     assert.is.not(after[0]!.xmin, before[0]!.xmin, 'the changed job was written');
     assert.is(after[1]!.xmin, before[1]!.xmin, 'the job returned unchanged was not written');
     assert.is(after[2]!.xmin, before[2]!.xmin, 'the job not asked for was not touched');
