@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { dropReturned, readArchive, returnToJobs } from '../archive.ts';
 import { findJob, restartJob } from '../job.ts';
-import { jobDefaults, transact } from '../store.ts';
+import { jobDefaults, transact, type StoreContext } from '../store.ts';
 import { QueueCommand } from './base.ts';
 
 export class RestartCommand extends QueueCommand {
@@ -25,20 +25,26 @@ export class RestartCommand extends QueueCommand {
   ids = Option.Rest({ required: 1 });
 
   async run() {
-    const ids = [...new Set(this.ids)];
-    const returned = await transact(this.store, (doc, config) => {
-      const now = this.context.now();
-      const live = new Set(doc.jobs.map((job) => job.id));
-      const archived = ids.every((id) => live.has(id)) ? [] : readArchive(this.store.home, jobDefaults(this.store, config));
-      const targets = ids.map((id) => findJob(doc.jobs, id, archived));
-      // Every job is checked before any changes: one that cannot be restarted leaves all alone.
-      const restarted = new Map(targets.map((job) => [job.id, restartJob(job, now)]));
-      doc.jobs = doc.jobs.map((job) => restarted.get(job.id) ?? job);
-      const originals = targets.filter((job) => !live.has(job.id));
-      returnToJobs(doc, originals.map((job) => restarted.get(job.id)!), originals);
-      return originals.length;
-    });
-    if (returned > 0) await transact(this.store, (doc, config) => dropReturned(this.store.home, jobDefaults(this.store, config), doc.jobs));
+    const ids = await restartJobs(this.store, this.ids);
     this.out(ids.map((id) => `restarted ${id}`).join('\n'));
   }
+}
+
+/** Puts finished jobs back to pending, all or none, archived ones included; returns their ids. */
+export async function restartJobs(store: StoreContext, wanted: readonly string[]): Promise<string[]> {
+  const ids = [...new Set(wanted)];
+  const returned = await transact(store, (doc, config) => {
+    const now = store.now();
+    const live = new Set(doc.jobs.map((job) => job.id));
+    const archived = ids.every((id) => live.has(id)) ? [] : readArchive(store.home, jobDefaults(store, config));
+    const targets = ids.map((id) => findJob(doc.jobs, id, archived));
+    // Every job is checked before any changes: one that cannot be restarted leaves all alone.
+    const restarted = new Map(targets.map((job) => [job.id, restartJob(job, now)]));
+    doc.jobs = doc.jobs.map((job) => restarted.get(job.id) ?? job);
+    const originals = targets.filter((job) => !live.has(job.id));
+    returnToJobs(doc, originals.map((job) => restarted.get(job.id)!), originals);
+    return originals.length;
+  });
+  if (returned > 0) await transact(store, (doc, config) => dropReturned(store.home, jobDefaults(store, config), doc.jobs));
+  return ids;
 }

@@ -95,7 +95,7 @@ export function jobPage(ctx: PageContext, job: Job, log: { text: string; truncat
   const fields = Object.entries(canonicalJob(job)).filter(([key]) => key !== 'history');
   const finished = FINISHED_STATES.includes(job.state);
   return html`<h1>Job <code>${job.id}</code> ${stateBadge(job.state)}</h1>
-<p>${job.state === 'dead' ? actionButton(ctx, 'retry', 'Retry', { id: job.id }) : ''}${!finished ? actionButton(ctx, 'cancel', 'Cancel', { id: job.id }, `Cancel job ${job.id}?`) : ''}</p>
+<p>${job.state === 'dead' ? actionButton(ctx, 'retry', 'Retry', { id: job.id }) : ''}${finished && job.state !== 'dead' ? actionButton(ctx, 'restart', 'Restart', { id: job.id }) : ''}${!finished ? actionButton(ctx, 'cancel', 'Cancel', { id: job.id }, `Cancel job ${job.id}?`) : ''}</p>
 <dl class="fields">${fields.map(([key, value]) => html`<dt>${key}</dt><dd>${typeof value === 'string' ? value : JSON.stringify(value)}</dd>`)}</dl>
 <h2>Runs</h2>
 ${job.history.length === 0 ? html`<p class="muted">No runs yet.</p>` : html`<table><thead><tr><th>Run</th><th>Started</th><th>Took</th><th>Outcome</th><th>Exit</th><th>Error</th></tr></thead><tbody>

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { cancelJobs } from '../commands/cancel.ts';
 import { removeExpired } from '../commands/clean.ts';
 import { retryDeadJobs } from '../commands/dlq/retry.ts';
+import { restartJobs } from '../commands/restart.ts';
 import { invalid } from '../error.ts';
 import { byPriority, findJob, isDue, STATES, type Job, type State } from '../job.ts';
 import { logFile } from '../joblog.ts';
@@ -142,6 +143,10 @@ export async function act(store: StoreContext, path: string, fields: URLSearchPa
     case '/actions/purge': {
       const count = await removeExpired(store, ['dead'], undefined);
       return `purged ${count} dead job${count === 1 ? '' : 's'}`;
+    }
+    case '/actions/restart': {
+      const [id] = await restartJobs(store, [requiredId(fields)]);
+      return `restarted ${id}`;
     }
     case '/actions/cancel': {
       const id = requiredId(fields);

@@ -171,7 +171,7 @@ guard.run();
 
 const actions = suite('dashboard: actions');
 
-scenario(actions, 'retries one dead job, retries all, cancels and purges through the store, and says what it did', async (s) => {
+scenario(actions, 'retries one dead job or all, cancels and restarts through the store, and says what it did', async (s) => {
   await deadJobs(s, 'a', 'b', 'c');
   s.enqueue({ id: 'later', command: 'true', run_at: '2099-01-01T00:00:00Z' });
   await withDashboard(s, [], async (d) => {
@@ -192,9 +192,16 @@ scenario(actions, 'retries one dead job, retries all, cancels and purges through
     assert.is(offsite.status, 303);
     assert.match(String(offsite.headers.location), /^\/\?done=/, 'never sent to another site');
     assert.is(s.job('later').state, 'cancelled');
+    assert.match((await d.request('/jobs/later')).body, 'action="/actions/restart"', 'a finished job offers a restart');
+    assert.is((await d.request('/actions/restart', { form: { _token: token, id: 'later' } })).status, 303);
+    assert.is(s.job('later').state, 'pending');
+    assert.is((await d.request('/actions/restart', { form: { _token: token, id: 'later' } })).status, 409, 'a pending job cannot be restarted');
 
-    assert.is((await d.request('/actions/purge', { form: { _token: token } })).status, 303);
-    assert.equal(s.jobs().map((job: Job) => job.id).sort(), ['a', 'later']);
+    const all = await d.request('/actions/retry-all', { form: { _token: token, back: '/dlq' } });
+    assert.match((await d.request(String(all.headers.location))).body, 'retrying 2 jobs');
+    assert.equal(s.jobs().map((job: Job) => `${job.id} ${job.state}`).sort(), ['a pending', 'b pending', 'c pending', 'later pending']);
+    assert.is((await d.request('/actions/purge', { form: { _token: token } })).status, 303, 'purging an empty DLQ is no error');
+    assert.is(s.jobs().length, 4);
   });
 });
 
