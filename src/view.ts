@@ -19,6 +19,14 @@ export function jobWhen(job: Job, now: Date): string {
   return relativeTime(job.updated_at, now);
 }
 
+/** Latest change first; among jobs changed at the same moment, the newer job first. */
+export function latestFirst(jobs: readonly Job[]): Job[] {
+  return jobs
+    .map((job, index) => ({ job, index }))
+    .sort((a, b) => Date.parse(b.job.updated_at) - Date.parse(a.job.updated_at) || b.index - a.index)
+    .map(({ job }) => job);
+}
+
 export function renderJobs(jobs: readonly Job[], now: Date): string {
   const rows = jobs.map((job) => [
     job.id,
