@@ -21,26 +21,32 @@ const BINARY = 'queuectl';
 /** The message for an error thrown by clipanion's `process`, without the `queuectl: ` prefix. */
 export function explainParseError(error: Error, argv: readonly string[], commands: readonly CommandName[], definitions: readonly Definition[]): string {
   const candidates = (error as Error & { candidates?: Candidate[] }).candidates;
-  const named = namedCommand(argv, commands);
   if (!candidates) return error.message;
+  const named = namedCommand(argv, commands);
   if (!named) return unknownCommand(argv, commands);
   const name = named.typed.join(' ');
   const definition = definitions.find((entry) => entry.path === `${BINARY} ${named.command.paths[0]!.join(' ')}`);
-  const reason = candidates.find((candidate) => candidate.reason !== null)?.reason?.replace(/\.$/, '');
-  const option = reason && /^Not enough arguments to option (\S+)$/.exec(reason)?.[1];
-  if (option) return missingValue(option, name, definition);
-  const unsupported = reason && /^Unsupported option name \("(.*)"\)$/.exec(reason)?.[1];
-  if (unsupported) return unknownOption(unsupported, name, definition);
+  const reason = candidates.find((candidate) => candidate.reason !== null)?.reason?.replace(/\.$/, '') ?? '';
+  const quoted = (pattern: RegExp) => pattern.exec(reason)?.[1];
+  const option = quoted(/^Not enough arguments to option (\S+)$/);
+  if (option !== undefined) return missingValue(option, name, definition);
+  const unsupported = quoted(/^Unsupported option name \("(.*)"\)$/);
+  if (unsupported !== undefined) return unknownOption(unsupported, name, definition);
   const usage = definition ? `usage: ${shortUsage(definition)}` : `see ${BINARY} ${name} --help`;
   if (reason === 'Not enough positional arguments') return `${name} is missing an argument; ${usage}`;
-  const extra = reason && /^Extraneous positional argument \("(.*)"\)$/.exec(reason)?.[1];
-  if (extra !== undefined && extra !== null) return `${name} does not take "${extra}"; ${usage}`;
-  return `${reason ?? 'cannot read these words'}; see ${BINARY} ${name} --help`;
+  const extra = quoted(/^Extraneous positional argument \("(.*)"\)$/);
+  if (extra !== undefined) return `${name} does not take "${extra}"; ${usage}`;
+  return `${reason || 'cannot read these words'}; see ${BINARY} ${name} --help`;
+}
+
+/** The commands under a group word, such as `worker start` and `worker stop` under `worker`. */
+function subcommands(group: string, commands: readonly CommandName[]): CommandName[] {
+  return commands.filter((command) => command.paths[0]!.length > 1 && command.paths[0]![0] === group);
 }
 
 /** The lines that list a group's subcommands, as `queuectl worker` alone or `--help` shows them. */
 export function groupListing(group: string, commands: readonly CommandName[]): string {
-  const members = commands.filter((command) => command.paths[0]!.length > 1 && command.paths[0]![0] === group);
+  const members = subcommands(group, commands);
   const names = members.map((command) => `${BINARY} ${command.paths[0]!.join(' ')}`);
   const width = Math.max(...names.map((name) => name.length));
   return members.map((command, index) => `  ${names[index]!.padEnd(width)}  ${command.description}\n`).join('');
@@ -48,7 +54,8 @@ export function groupListing(group: string, commands: readonly CommandName[]): s
 
 /** A word that names subcommands only: `worker`, `dlq`, `config`. */
 export function isGroup(word: string | undefined, commands: readonly CommandName[]): boolean {
-  return word !== undefined && commands.some((command) => command.paths.some((path) => path.length > 1 && path[0] === word)) && !commands.some((command) => command.paths.some((path) => path.length === 1 && path[0] === word));
+  const isCommand = commands.some((command) => command.paths.some((path) => path.length === 1 && path[0] === word));
+  return word !== undefined && !isCommand && subcommands(word, commands).length > 0;
 }
 
 /** The command whose path (or alias) the first words of argv spell out exactly, the longest one. */
@@ -68,7 +75,7 @@ function unknownCommand(argv: readonly string[], commands: readonly CommandName[
   const shown = group ? typed.slice(0, 2).join(' ') : typed[0]!;
   const close = suggestions(typed.slice(0, 2), commands);
   if (close.length > 0) return `unknown command "${shown}"; did you mean ${close.join(', ')}?`;
-  if (group) return `unknown command "${shown}"; ${group} has ${commands.filter((c) => c.paths[0]![0] === group).map((c) => c.paths[0]!.join(' ')).join(', ')}`;
+  if (group) return `unknown command "${shown}"; ${group} has ${subcommands(group, commands).map((command) => command.paths[0]!.join(' ')).join(', ')}`;
   return `unknown command "${shown}"; ${BINARY} help lists every command`;
 }
 
