@@ -19,6 +19,7 @@ import { StatusCommand } from './commands/status.ts';
 import { WaitCommand } from './commands/wait.ts';
 import { WorkerStartCommand } from './commands/worker/start.ts';
 import { WorkerStopCommand } from './commands/worker/stop.ts';
+import type { CommandName } from './usage.ts';
 
 export const VERSION = '0.1.0';
 
@@ -60,4 +61,9 @@ export function createCli(argv: readonly string[] = []): Cli<QueueContext> {
   const commands = named.length === 1 ? [...named, Builtins.HelpCommand] : [...QUEUE_COMMANDS, ...HELP_COMMANDS];
   for (const command of commands) cli.register(command);
   return cli;
+}
+
+/** Every command as typed, with its aliases: what unknown words are compared with. */
+export function commandNames(): CommandName[] {
+  return [...QUEUE_COMMANDS, HelpCommand].map((command) => ({ paths: command.paths ?? [], description: command.usage?.description ?? '' }));
 }

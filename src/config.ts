@@ -130,15 +130,30 @@ export function configFromDocument(doc: unknown, file: string): Config {
   return config;
 }
 
+/** The environment variable that overrides a setting: QUEUECTL_MAX_RETRIES for max_retries. */
+export function envVariable(key: SettingKey): string {
+  return `QUEUECTL_${key.toUpperCase()}`;
+}
+
 /** QUEUECTL_MAX_RETRIES and friends override the file. */
 export function applyEnv(config: Config, env: NodeJS.ProcessEnv): Config {
   let result = config;
   for (const key of SETTING_KEYS) {
-    const name = `QUEUECTL_${key.toUpperCase()}`;
+    const name = envVariable(key);
     const raw = env[name];
     if (raw !== undefined && raw !== '') result = withSetting(result, key, parseSetting(key, raw, name));
   }
   return result;
+}
+
+export const SETTING_SOURCES = ['default', 'file', 'environment'] as const;
+export type SettingSource = (typeof SETTING_SOURCES)[number];
+
+/** Where each setting in force comes from, given the keys config.json sets: as `applyEnv` decides. */
+export function settingSources(fileKeys: readonly string[], env: NodeJS.ProcessEnv): Record<SettingKey, SettingSource> {
+  const source = (key: SettingKey): SettingSource =>
+    env[envVariable(key)] !== undefined && env[envVariable(key)] !== '' ? 'environment' : fileKeys.includes(key) ? 'file' : 'default';
+  return Object.fromEntries(SETTING_KEYS.map((key) => [key, source(key)])) as Record<SettingKey, SettingSource>;
 }
 
 export function formatSetting(value: Config[SettingKey]): string {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** The composition root: real argv, environment and clock go in; an exit status comes out. */
-import { createCli } from './cli.ts';
+import { commandNames, createCli } from './cli.ts';
 import type { QueueContext } from './commands/base.ts';
+import { explainParseError, groupListing, isGroup } from './usage.ts';
 
 /**
  * clipanion reads `-5` as an option name. A negative number right after a long option becomes
@@ -19,8 +20,17 @@ export function protectNegativeNumbers(argv: readonly string[]): string[] {
   return out;
 }
 
+/** `queuectl help enqueue` is `queuectl enqueue --help`. */
+export function helpAsOption(argv: readonly string[]): string[] {
+  return argv[0] === 'help' && argv[1] !== undefined && !argv[1].startsWith('-') ? [...argv.slice(1), '--help'] : [...argv];
+}
+
 async function main(rawArgv: string[]): Promise<number> {
-  const argv = protectNegativeNumbers(rawArgv);
+  const argv = protectNegativeNumbers(helpAsOption(rawArgv));
+  if (argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h') && isGroup(argv[0], commandNames())) {
+    process.stdout.write(`Usage: queuectl ${argv[0]} <subcommand>; each one's --help says more\n\n${groupListing(argv[0]!, commandNames())}`);
+    return 0;
+  }
   const cli = createCli(argv);
   const context: QueueContext = {
     // process.stdin is created on first access, which costs start-up time: only `enqueue -` reads it.
@@ -40,7 +50,7 @@ async function main(rawArgv: string[]): Promise<number> {
     command = cli.process(argv, context);
   } catch (error) {
     // clipanion would print usage errors on stdout with status 1; they belong on stderr, status 2.
-    process.stderr.write(cli.error(error as Error, { colored: false }));
+    process.stderr.write(`queuectl: ${explainParseError(error as Error, argv, commandNames(), cli.definitions())}\n`);
     return 2;
   }
   return cli.run(command, context);

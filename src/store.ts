@@ -8,10 +8,10 @@
 import fs from 'node:fs';
 import type { Adapter } from 'lowdb';
 import { closeFence, currentIdentity, FenceError, identityOf, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
-import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, type Config } from './config.ts';
+import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSources, type Config, type SettingKey, type SettingSource } from './config.ts';
 import { invalid, QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
-import { displayPath, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from './home.ts';
+import { displayPath, ensureHome, homeError, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from './home.ts';
 import { archiveFinished, readArchive, withArchive } from './archive.ts';
 import { findJob, type Job } from './job.ts';
 import { encodeJobs, FORMAT_VERSION, parseJobs, type JobDefaults, type JobsDocument } from './jobfile.ts';
@@ -21,6 +21,8 @@ export interface StoreContext {
   home: Home;
   env: NodeJS.ProcessEnv;
   now: () => Date;
+  /** Told once when a change has created the store (and kept it), to say where. */
+  created?: (dir: string) => void;
 }
 
 /** How long a command waits for a busy lock before it gives up with exit status 75. */
@@ -122,7 +124,7 @@ function readText(file: string): string | null {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    throw ioError('read', file, error as NodeJS.ErrnoException);
   }
 }
 
@@ -149,6 +151,15 @@ function readFileConfig(home: Home): Config {
 /** The settings in force: config.json, then QUEUECTL_* environment variables. */
 export function readConfig(ctx: StoreContext): Config {
   return applyEnv(readFileConfig(ctx.home), ctx.env);
+}
+
+/** The settings in force as `readConfig` gives them, each with where its value comes from. */
+export function readConfigSources(ctx: StoreContext): { config: Config; sources: Record<SettingKey, SettingSource> } {
+  const text = readText(ctx.home.config);
+  const config = applyEnv(text === null ? DEFAULT_CONFIG : parseConfigText(text, ctx.home.config), ctx.env);
+  // parseConfigText has validated it: an object of known keys.
+  const inFile = text === null ? [] : Object.keys(JSON.parse(text) as object);
+  return { config, sources: settingSources(inFile, ctx.env) };
 }
 
 export function jobDefaults(ctx: StoreContext, config: Config): JobDefaults {
@@ -202,6 +213,17 @@ function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
   return next;
 }
 
+/** Makes the store, if missing, for a process that works in it for long (a supervisor). */
+export function createStore(ctx: StoreContext): void {
+  let created: string | undefined;
+  try {
+    created = ensureHome(ctx.home);
+  } catch (error) {
+    throw homeError(ctx.home.dir, error as NodeJS.ErrnoException, 'create');
+  }
+  if (created !== undefined) ctx.created?.(ctx.home.dir);
+}
+
 /** How many times a commit refused by the fence is retried on freshly read data. */
 const FENCE_RETRIES = 5;
 
@@ -212,18 +234,19 @@ interface Effects {
 
 async function withLock<T>(ctx: StoreContext, body: (lock: LockHandle, effects: Effects) => Promise<T>): Promise<T> {
   return serialized(ctx.home.dir, async () => {
-    let created: boolean;
+    let created: string | undefined;
     try {
       created = makeHomeDir(ctx.home);
     } catch (error) {
-      throw ioError('create', ctx.home.dir, error as NodeJS.ErrnoException);
+      throw homeError(ctx.home.dir, error as NodeJS.ErrnoException, 'create');
     }
     const effects: Effects = { wrote: false };
     try {
       return await lockedWithRetries(ctx, (lock) => body(lock, effects));
     } finally {
       if (effects.wrote) writeGitignore(ctx.home);
-      else if (created) removeEmptyHome(ctx.home);
+      if (created !== undefined && !effects.wrote) removeEmptyHome(ctx.home, created);
+      else if (created !== undefined) ctx.created?.(ctx.home.dir);
     }
   });
 }

@@ -25,6 +25,14 @@ export function runsOf(job: Job): string {
   return `${job.attempts}/${Math.max(1, job.max_retries)}`;
 }
 
+/** Latest change first; among jobs changed at the same moment, the newer job first. */
+export function latestFirst(jobs: readonly Job[]): Job[] {
+  return jobs
+    .map((job, index) => ({ job, index }))
+    .sort((a, b) => Date.parse(b.job.updated_at) - Date.parse(a.job.updated_at) || b.index - a.index)
+    .map(({ job }) => job);
+}
+
 export function renderJobs(jobs: readonly Job[], now: Date): string {
   const rows = jobs.map((job) => [
     job.id,

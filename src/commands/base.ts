@@ -1,6 +1,6 @@
 import { Command, type BaseContext } from 'clipanion';
 import { QueueError } from '../error.ts';
-import { resolveHome } from '../home.ts';
+import { checkHome, resolveHome } from '../home.ts';
 import type { StoreContext } from '../store.ts';
 
 export interface QueueContext extends BaseContext {
@@ -31,8 +31,15 @@ export abstract class QueueCommand extends Command<QueueContext> {
     }
   }
 
+  private found?: StoreContext;
+
+  /** The store this command works on, found once; a path that cannot be a store is refused here. */
   get store(): StoreContext {
-    return { home: resolveHome(this.context.env, this.context.cwd), env: this.context.env, now: this.context.now };
+    if (this.found) return this.found;
+    const home = resolveHome(this.context.env, this.context.cwd);
+    checkHome(home);
+    const created = (dir: string) => this.context.stderr.write(`queuectl: created a new queue in ${dir}\n`);
+    return (this.found = { home, env: this.context.env, now: this.context.now, created });
   }
 
   out(text: string): void {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { Option } from 'clipanion';
 import { formatDuration } from '../duration.ts';
 import { invalid } from '../error.ts';
@@ -58,12 +59,13 @@ export class StatusCommand extends QueueCommand {
     }));
     const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
     if (this.asJson) {
-      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length });
+      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, store: this.store.home.dir });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
     this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
+    this.out(`store: ${this.store.home.dir}${fs.existsSync(this.store.home.dir) ? '' : ' (none yet: the first change creates it)'}`);
     if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
       this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);

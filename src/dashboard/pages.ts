@@ -3,7 +3,7 @@ import { formatDuration } from '../duration.ts';
 import { FINISHED_STATES, STATES, type Job, type State } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import type { Window } from '../metrics.ts';
-import { relativeTime } from '../view.ts';
+import { relativeTime, runsOf } from '../view.ts';
 import { minuteChart } from './chart.ts';
 import { html, query, type Html } from './html.ts';
 import { actionButton, stateBadge, type PageContext } from './layout.ts';
@@ -87,7 +87,7 @@ ${jobs.length === 0 ? html`<p>No jobs match.</p>` : jobTable(ctx, jobs)}
 
 function jobTable(ctx: PageContext, jobs: readonly Job[], actions?: (job: Job) => Html): Html {
   return html`<table><thead><tr><th>ID</th><th>State</th><th>Runs</th><th>Priority</th><th>When</th><th>Command</th><th>Last error</th>${actions ? html`<th></th>` : ''}</tr></thead><tbody>
-${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)}">${job.id}</a></td><td>${stateBadge(job.state)}</td><td class="num">${job.attempts}/${job.max_retries}</td><td class="num">${job.priority}</td><td>${when(job.state === 'processing' ? job.started_at : job.updated_at, ctx.now)}</td><td><code>${job.command}</code></td><td>${job.last_error ?? ''}</td>${actions ? html`<td>${actions(job)}</td>` : ''}</tr>`)}
+${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)}">${job.id}</a></td><td>${stateBadge(job.state)}</td><td class="num">${runsOf(job)}</td><td class="num">${job.priority}</td><td>${when(job.state === 'processing' ? job.started_at : job.updated_at, ctx.now)}</td><td><code>${job.command}</code></td><td>${job.last_error ?? ''}</td>${actions ? html`<td>${actions(job)}</td>` : ''}</tr>`)}
 </tbody></table>`;
 }
 

@@ -59,15 +59,41 @@ getSet.run();
 
 const list = suite('config list');
 
-list('shows every setting with its value and meaning, in both forms', inTemp((cwd) => {
+list('shows every setting with its value, its source and its meaning, in both forms', inTemp((cwd) => {
   accepts(['config', 'set', 'no-retry-on', '127,2'], { cwd });
   const lines = accepts(['config', 'list'], { cwd }).stdout.trimEnd().split('\n');
-  assert.match(lines[0] ?? '', /^KEY\s+VALUE\s+MEANING$/);
+  assert.match(lines[0] ?? '', /^KEY\s+VALUE\s+SOURCE\s+MEANING$/);
   assert.equal(lines.slice(1).map((line) => line.split(/\s+/)[0]), SETTING_KEYS.map((key) => key.replace(/_/g, '-')));
-  assert.match(lines[1] ?? '', /^max-retries\s+3\s+runs a job gets before it is dead/);
-  assert.match(lines[4] ?? '', /^no-retry-on\s+2,127\s+exit codes/);
+  assert.match(lines[1] ?? '', /^max-retries\s+3\s+config\.json\s+runs a job gets before it is dead/);
+  assert.match(lines[4] ?? '', /^no-retry-on\s+2,127\s+config\.json\s+exit codes/);
   const json = JSON.parse(accepts(['config', 'list', '--json'], { cwd }).stdout);
-  assert.equal(json, { ...DEFAULT_CONFIG, no_retry_on: [2, 127] });
+  assert.equal(Object.keys(json), SETTING_KEYS);
+  assert.equal(json.no_retry_on, { value: [2, 127], source: 'file' });
+  assert.equal(json.max_retries, { value: DEFAULT_CONFIG.max_retries, source: 'file' }, 'config set writes every setting to the file');
+}));
+
+list('says for each value whether it is the default, from config.json or from the environment', inTemp((cwd) => {
+  const sources = (env?: NodeJS.ProcessEnv) => {
+    const json = JSON.parse(accepts(['config', 'list', '--json'], { cwd, env }).stdout) as Record<string, { value: unknown; source: string }>;
+    const text = accepts(['config', 'list'], { cwd, env }).stdout.trimEnd().split('\n').slice(1);
+    return { json, text: Object.fromEntries(text.map((line) => line.split(/\s{2,}/)).map(([key, value, source]) => [key, { value, source }])) };
+  };
+  const fresh = sources();
+  assert.equal(Object.values(fresh.json).map((entry) => entry.source), SETTING_KEYS.map(() => 'default'), 'no store: every value is a default');
+  assert.equal(Object.fromEntries(SETTING_KEYS.map((key) => [key, fresh.json[key]!.value])), DEFAULT_CONFIG);
+  assert.equal(fresh.text['max-retries'], { value: '3', source: 'default' });
+  assert.equal(tree(cwd), { files: {}, dirs: [] }, 'config list creates no store');
+
+  fs.mkdirSync(path.join(cwd, '.queuectl'));
+  fs.writeFileSync(configFile(cwd), '{ "backoff_base": 3 }\n');
+  const env = { QUEUECTL_MAX_RETRIES: '5', QUEUECTL_BACKOFF_BASE: '' };
+  const mixed = sources(env);
+  assert.equal(mixed.json.max_retries, { value: 5, source: 'environment' });
+  assert.equal(mixed.json.backoff_base, { value: 3, source: 'file' }, 'an empty variable overrides nothing');
+  assert.equal(mixed.json.job_timeout, { value: 'off', source: 'default' });
+  assert.equal(mixed.text['max-retries'], { value: '5', source: 'QUEUECTL_MAX_RETRIES' });
+  assert.equal(mixed.text['backoff-base'], { value: '3', source: 'config.json' });
+  assert.equal(mixed.text['job-timeout'], { value: 'off', source: 'default' });
 }));
 
 list.run();
@@ -82,7 +108,7 @@ env('QUEUECTL_MAX_RETRIES and QUEUECTL_BACKOFF_BASE override config.json for get
   assert.is(get(cwd, 'max-retries', overrides), '7\n');
   assert.is(get(cwd, 'backoff_base', overrides), '3\n');
   const json = JSON.parse(accepts(['config', 'list', '--json'], { cwd, env: overrides }).stdout);
-  assert.equal([json.max_retries, json.backoff_base], [7, 3]);
+  assert.equal([json.max_retries.value, json.backoff_base.value], [7, 3]);
   assert.is(get(cwd, 'max-retries'), '5\n', 'the file is unchanged');
 }));
 

@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { queuectl } from '../support/cli.ts';
 import { job } from '../support/factory.ts';
-import { deadJob, inTemp, jobsFile, readJobs, rejects, tree, writeJobs, writeJobsText } from './support/fixture.ts';
+import { accepts, deadJob, inTemp, jobsFile, readJobs, rejects, tree, writeJobs, writeJobsText } from './support/fixture.ts';
 
 const INVALID = 2;
 const NOT_FOUND = 3;
@@ -51,12 +51,12 @@ const FIRST: Case[] = [
   ['a backoff base of 0', ['config', 'set', 'backoff-base', '0'], INVALID, /invalid value for backoff_base: expected a number from 1 to 3600, got "0"/],
   ['a garbage backoff base', ['config', 'set', 'backoff_base', 'fast'], INVALID, /invalid value for backoff_base: .*got "fast"/],
   ['an invalid QUEUECTL_MAX_RETRIES', ['enqueue', '--', 'true'], INVALID, /QUEUECTL_MAX_RETRIES: invalid value for max_retries: .*got "lots"/, { QUEUECTL_MAX_RETRIES: 'lots' }],
-  ['an unknown command', ['frobnicate'], INVALID, /Command not found/],
-  ['an unknown option', ['list', '--sort', 'id'], INVALID, /Unsupported option name \("--sort"\)/],
-  ['an unknown option to enqueue', ['enqueue', '--retries', '3', '--', 'true'], INVALID, /Unsupported option name \("--retries"\)/],
-  ['a missing argument', ['config', 'get'], INVALID, /Not enough positional arguments/],
-  ['an extra argument', ['status', 'now'], INVALID, /Extraneous positional argument \("now"\)/],
-  ['an option without its value', ['list', '--state'], INVALID, /Not enough arguments to option --state/],
+  ['an unknown command', ['frobnicate'], INVALID, /^queuectl: unknown command "frobnicate"; queuectl help lists every command\n$/],
+  ['an unknown option', ['list', '--sort', 'id'], INVALID, /^queuectl: list has no option --sort; its options are --state, --recent, --limit, --json\n$/],
+  ['an unknown option to enqueue', ['enqueue', '--retries', '3', '--', 'true'], INVALID, /^queuectl: enqueue has no option --retries; did you mean --max-retries\?\n$/],
+  ['a missing argument', ['config', 'get'], INVALID, /^queuectl: config get is missing an argument; usage: queuectl config get <key>\n$/],
+  ['an extra argument', ['status', 'now'], INVALID, /^queuectl: status does not take "now"; usage: queuectl status \[options\]\n$/],
+  ['an option without its value', ['list', '--state'], INVALID, /^queuectl: --state needs a value, such as --state pending; see queuectl list --help\n$/],
 ];
 
 for (const [what, args, status, message, env, input] of FIRST) {
@@ -159,11 +159,54 @@ malformed.run();
 
 const usage = suite('usage errors');
 
-usage('go to stderr with the usage line, never to stdout', inTemp((cwd) => {
-  const result = rejects(['list', '--bogus'], { cwd }, { status: INVALID, message: /Unsupported option name/ });
-  assert.match(result.stderr, /\$ queuectl list \[--state/);
-  const unknown = rejects(['stauts'], { cwd }, { status: INVALID, message: /Command not found; did you mean one of/ });
-  assert.match(unknown.stderr, /queuectl status/);
+usage('an unknown command suggests at most three close names, in one line on stderr', inTemp((cwd) => {
+  const cases: [string[], RegExp][] = [
+    [['stauts'], /^queuectl: unknown command "stauts"; did you mean status\?\n$/],
+    [['lsit', '--json'], /^queuectl: unknown command "lsit"; did you mean list\?\n$/],
+    [['wrker', 'start'], /^queuectl: unknown command "wrker"; did you mean worker start\?\n$/],
+    [['wroker'], /^queuectl: unknown command "wroker"; did you mean worker start, worker stop\?\n$/],
+    [['worker', 'strat'], /^queuectl: unknown command "worker strat"; did you mean worker start\?\n$/],
+    [['dlq', 'retyr', 'a'], /^queuectl: unknown command "dlq retyr"; did you mean dlq retry\?\n$/],
+    [['confg'], /^queuectl: unknown command "confg"; did you mean config get, config set, config list\?\n$/],
+    [['worker', 'pause'], /^queuectl: unknown command "worker pause"; worker has worker start, worker stop\n$/],
+    [['--frob'], /^queuectl: unknown option --frob; queuectl help lists every command\n$/],
+  ];
+  for (const [args, message] of cases) {
+    const result = rejects(args, { cwd }, { status: INVALID, message });
+    assert.not.match(result.stderr, /#0|\$ queuectl|^\s+\d+\./m, 'no usage dump with placeholders');
+  }
+}));
+
+usage('an option without its value names the option and a sample of the value', inTemp((cwd) => {
+  const cases: [string[], RegExp][] = [
+    [['enqueue', '--delay'], /^queuectl: --delay needs a value, such as --delay 10m; see queuectl enqueue --help\n$/],
+    [['enqueue', '--id', 'x', '--no-retry-on'], /^queuectl: --no-retry-on needs a value, such as --no-retry-on 2,126,127; see queuectl enqueue --help\n$/],
+    [['list', '-n'], /^queuectl: -n needs a value, such as -n 10; see queuectl list --help\n$/],
+    [['worker', 'start', '--count'], /^queuectl: --count needs a value, such as --count 3; see queuectl worker start --help\n$/],
+    [['enqueue', '--priority'], /^queuectl: --priority needs a value: higher runs first \(default 0\); see queuectl enqueue --help\n$/],
+  ];
+  for (const [args, message] of cases) rejects(args, { cwd }, { status: INVALID, message });
+}));
+
+usage('a command group alone lists its subcommands with what they do, on stderr with status 2', inTemp((cwd) => {
+  const groups: Record<string, string[]> = { worker: ['start', 'stop'], dlq: ['list', 'retry', 'purge'], config: ['get', 'set', 'list'] };
+  for (const [group, subcommands] of Object.entries(groups)) {
+    const result = rejects([group], { cwd }, { status: INVALID, message: new RegExp(`^queuectl: ${group} needs a subcommand:\n`) });
+    const lines = result.stderr.trimEnd().split('\n').slice(1);
+    assert.equal(lines.map((line) => line.trim().split(/\s+/).slice(0, 3).join(' ')), subcommands.map((sub) => `queuectl ${group} ${sub}`));
+    for (const line of lines) assert.match(line, /^  queuectl \S+ \S+\s+\w/, 'each with its description');
+    const help = accepts([group, '--help'], { cwd });
+    assert.match(help.stdout, new RegExp(`^Usage: queuectl ${group} <subcommand>`), `${group} --help lists them on stdout, status 0`);
+    assert.ok(lines.every((line) => help.stdout.includes(line)));
+  }
+  assert.equal(tree(cwd), { files: {}, dirs: [] });
+}));
+
+usage('help COMMAND prints that command\'s help; help of an unknown one is refused', inTemp((cwd) => {
+  assert.is(accepts(['help', 'enqueue'], { cwd }).stdout, accepts(['enqueue', '--help'], { cwd }).stdout);
+  assert.is(accepts(['help', 'worker', 'start'], { cwd }).stdout, accepts(['worker', 'start', '--help'], { cwd }).stdout);
+  assert.is(accepts(['help', 'worker'], { cwd }).stdout, accepts(['worker', '--help'], { cwd }).stdout);
+  rejects(['help', 'stauts'], { cwd }, { status: INVALID, message: /^queuectl: unknown command "stauts"; did you mean status\?\n$/ });
   assert.equal(tree(cwd), { files: {}, dirs: [] });
 }));
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from '../../src/job.ts';
 import { job } from '../support/factory.ts';
-import { accepts, deadJob, inTemp, readJobs, tree, writeJobs } from './support/fixture.ts';
+import { accepts, deadJob, inTemp, readJobs, rejects, tree, writeJobs } from './support/fixture.ts';
 
 /** Enqueues one job per priority, in this order, with one CLI call. */
 function enqueuePriorities(cwd: string, jobs: [id: string, priority: number][]): void {
@@ -102,3 +102,54 @@ table('shows one aligned row per job with runs, priority, when and last error', 
 }));
 
 table.run();
+
+// ---
+
+const lately = suite('list: what happened lately');
+
+/** Jobs whose last change was `minutes` ago, created in an order unlike that one. */
+function seedChanges(cwd: string): void {
+  const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  writeJobs(cwd, [
+    deadJob('d-old', 50 * 60_000, { cwd }),
+    job({ id: 'p-high', priority: 5, updated_at: ago(40), created_at: ago(40), cwd }),
+    job({ id: 'f-new', state: 'failed', attempts: 1, last_error: 'exit code 1', updated_at: ago(1), cwd }),
+    deadJob('d-new', 2 * 60_000, { cwd }),
+    job({ id: 'c-mid', state: 'completed', attempts: 1, updated_at: ago(10), cwd }),
+    job({ id: 'f-old', state: 'failed', attempts: 1, last_error: 'exit code 1', updated_at: ago(30), cwd }),
+  ]);
+}
+
+lately('--state takes several states, comma-separated, and keeps the list order', inTemp((cwd) => {
+  seedChanges(cwd);
+  assert.equal(ids(listJson(cwd, ['--state', 'failed,dead'])), ['d-old', 'f-new', 'd-new', 'f-old']);
+  assert.equal(ids(listJson(cwd, ['-s', 'dead,failed,dead'])), ['d-old', 'f-new', 'd-new', 'f-old']);
+  assert.equal(ids(listJson(cwd, ['--state', 'completed,pending'])), ['p-high', 'c-mid']);
+  assert.is(accepts(['list', '--state', 'processing,cancelled'], { cwd }).stdout, 'no processing or cancelled jobs\n');
+}));
+
+lately('an unknown state among several is refused, naming the known ones', inTemp((cwd) => {
+  seedChanges(cwd);
+  rejects(['list', '--state', 'failed,done'], { cwd }, { status: 2, message: /^queuectl: unknown state "done"; expected one of pending, processing, completed, failed, dead, cancelled\n$/ });
+  rejects(['list', '--state', 'failed,'], { cwd }, { status: 2, message: /^queuectl: unknown state ""; expected one of pending/ });
+}));
+
+lately('--recent lists the latest change first, and --limit then keeps the N latest', inTemp((cwd) => {
+  seedChanges(cwd);
+  assert.equal(ids(listJson(cwd, ['--recent'])), ['f-new', 'd-new', 'c-mid', 'f-old', 'p-high', 'd-old']);
+  assert.equal(ids(listJson(cwd, ['--state', 'failed,dead', '--recent', '--limit', '2'])), ['f-new', 'd-new']);
+  assert.equal(ids(listJson(cwd, ['--state', 'failed,dead', '--limit', '2'])), ['d-old', 'f-new'], 'without --recent, the first two in run order');
+  const lines = accepts(['list', '-r', '-n', '3'], { cwd }).stdout.trimEnd().split('\n');
+  assert.equal(lines.slice(1).map((line) => line.split(/\s+/)[0]), ['f-new', 'd-new', 'c-mid']);
+  assert.match(lines[1] ?? '', /\s1m ago\s/);
+}));
+
+lately('--help says what --recent does and which end --limit keeps', inTemp((cwd) => {
+  const help = accepts(['list', '--help'], { cwd }).stdout.replace(/ *\n(?=\S)/g, ' ');
+  assert.match(help, /--recent,-r\s+latest change first/);
+  assert.match(help, /--limit,-n #0\s+only the first N jobs of the list, as ordered/);
+  assert.match(help, /`--limit N` keeps the first N of the list as ordered, so with `--recent` the N latest/);
+  assert.match(help, /\$ queuectl list --state failed,dead --recent --limit 10/);
+}));
+
+lately.run();

@@ -16,13 +16,15 @@ export interface RunOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /** How long it may run before it is killed (and its status is null). */
+  timeout?: number;
 }
 
 /** Runs the built CLI as a user would, in `cwd`, with a clean QUEUECTL_* environment. */
-export function queuectl(args: string[], { cwd, env = {}, input }: RunOptions): Result {
+export function queuectl(args: string[], { cwd, env = {}, input, timeout = 60_000 }: RunOptions): Result {
   // spawnSync kills a child whose output passes maxBuffer (1 MiB by default): `list --json` of a
   // soak's queue is larger than that.
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), input, encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(env), input, encoding: 'utf8', timeout, maxBuffer: 256 * 1024 * 1024 });
   return { status: result.status, stdout: result.stdout, stderr: result.error ? `${result.stderr}${result.error.message}` : result.stderr };
 }
 

@@ -5,7 +5,7 @@ import { renderJobs } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
 
 export class DlqListCommand extends QueueCommand {
-  static override paths = [['dlq', 'list'], ['dlq']];
+  static override paths = [['dlq', 'list']];
   static override usage = QueueCommand.Usage({
     category: 'Dead letter queue',
     description: 'list dead jobs: those that failed every run they had',

@@ -1,5 +1,6 @@
 import { Option } from 'clipanion';
 import { invalid } from '../../error.ts';
+import { createStore } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class WorkerStartCommand extends QueueCommand {
@@ -28,6 +29,7 @@ export class WorkerStartCommand extends QueueCommand {
     if (!/^\d+$/.test(this.count) || Number(this.count) < 1 || Number(this.count) > 256) {
       throw invalid(`--count must be a whole number from 1 to 256, got "${this.count}"`);
     }
+    createStore(this.store);
     const { Supervisor } = await import('../../supervisor.ts');
     const supervisor = new Supervisor({ ctx: this.store, count: Number(this.count), log: (line) => this.context.stderr.write(`${line}\n`) });
     return supervisor.run();
