@@ -2,10 +2,13 @@ import { Option } from 'clipanion';
 import { parseDuration } from '../duration.ts';
 import { invalid, QueueError } from '../error.ts';
 import { cancelJob, findJob, isFinished, type Owner } from '../job.ts';
-import { HOST } from '../proc.ts';
+import { HOST, isRunning } from '../proc.ts';
 import { killAll, runProcesses } from '../recovery.ts';
 import { transact } from '../store.ts';
 import { QueueCommand } from './base.ts';
+
+/** How long past its grace period a live supervisor's worker may take to stop a cancelled run. */
+const WORKER_SLACK_MS = 2_000;
 
 export class CancelCommand extends QueueCommand {
   static override paths = [['cancel']];
@@ -14,7 +17,8 @@ export class CancelCommand extends QueueCommand {
     details: `
       A pending, scheduled or failed job becomes \`cancelled\` and stays visible in \`list\`.
       A processing job becomes \`cancelled\` and its processes get SIGTERM, then SIGKILL after
-      \`kill-grace\`; the command waits until they are gone.
+      \`kill-grace\`, from its worker, which ends the run's log with \`cancelled\`; the command
+      waits until they are gone. If its supervisor is gone, the command signals them itself.
     `,
     examples: [
       ['Cancel a job', '$0 cancel job1'],
@@ -46,13 +50,15 @@ export class CancelCommand extends QueueCommand {
       this.context.stderr.write(`queuectl: job ${run.id} runs on ${run.owner.host}; its processes end there when they end\n`);
       return;
     }
-    const kill = Date.now() + graceMs;
-    let signal: NodeJS.Signals = 'SIGTERM';
+    // A live supervisor stops the run through its worker, which notes the cancel in the log: the
+    // command only waits, and signals the processes itself once that should have been done.
+    const term = Date.now() + (isRunning(run.owner) ? graceMs + WORKER_SLACK_MS : 0);
+    const kill = term + graceMs;
     for (;;) {
       const left = runProcesses(run.id, run.owner, run.started_at);
       if (left.length === 0) return;
-      if (Date.now() >= kill) signal = 'SIGKILL';
-      killAll(left, signal);
+      const now = Date.now();
+      if (now >= term) killAll(left, now >= kill ? 'SIGKILL' : 'SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -1,6 +1,7 @@
 import { Option } from 'clipanion';
 import { formatDuration } from '../duration.ts';
 import { displayPath } from '../home.ts';
+import { MAX_RECOVERIES, type Job } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import { logFile } from '../joblog.ts';
 import { lookupJobs } from '../store.ts';
@@ -8,10 +9,18 @@ import { renderTable } from '../table.ts';
 import { relativeTime } from '../view.ts';
 import { QueueCommand } from './base.ts';
 
+/** Interrupted runs spend no attempt; only crashes count towards the poison-pill limit. */
+function interruptions(job: Job): string {
+  const runs = job.history.filter((attempt) => attempt.outcome === 'interrupted').length;
+  if (runs === 0 && job.recoveries === 0) return '';
+  const crashes = job.recoveries ? ` (${job.recoveries} by a crash; ${MAX_RECOVERIES} crashes make it dead)` : '';
+  return `, ${runs} run${runs === 1 ? '' : 's'} interrupted${crashes}`;
+}
+
 export class ShowCommand extends QueueCommand {
   static override paths = [['show']];
   static override usage = QueueCommand.Usage({
-    description: 'show everything about one job, with its attempt history',
+    description: 'show everything about one job, with its history of runs',
     examples: [
       ['Show a job', '$0 show job1'],
       ['The job object as JSON', '$0 show job1 --json'],
@@ -31,7 +40,7 @@ export class ShowCommand extends QueueCommand {
       ['state', job.state],
       ['command', job.command],
       ['cwd', job.cwd],
-      ['attempts', `${job.attempts} of ${job.max_retries}${job.recoveries ? `, interrupted ${job.recoveries} time${job.recoveries === 1 ? '' : 's'}` : ''}`],
+      ['attempts', `${job.attempts} of ${job.max_retries}${interruptions(job)}`],
       ['priority', String(job.priority)],
       ['timeout', job.timeout ?? 'none'],
       ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
