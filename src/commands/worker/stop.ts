@@ -3,7 +3,12 @@ import { parseDuration } from '../../duration.ts';
 import { QueueError } from '../../error.ts';
 import { HOST, isRunning } from '../../proc.ts';
 import { listRegistered, removeStale, type SupervisorRecord } from '../../registry.ts';
+import type { Job } from '../../job.ts';
+import { readJobs } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
+
+/** While it waits, `worker stop` says what for, at most this often. */
+const PROGRESS_MS = 1_000;
 
 export class WorkerStopCommand extends QueueCommand {
   static override paths = [['worker', 'stop']];
@@ -14,7 +19,8 @@ export class WorkerStopCommand extends QueueCommand {
       Finds supervisors through their PID files in \`.queuectl/supervisors/\`, checks that each
       pid still belongs to the supervisor that wrote the file (its start time must match), and
       sends it SIGTERM: it starts no new job and exits once its running jobs are recorded. Waits
-      until every one has exited, at most \`--timeout\`. Stale PID files are removed.
+      until every one has exited, at most \`--timeout\`, saying on stderr every second what it
+      waits for (\`waiting for supervisor 2065: 1 running job\`). Stale PID files are removed.
       \`--force\` sends a second signal: running jobs are interrupted and go back to pending.
     `,
     examples: [
@@ -51,14 +57,34 @@ export class WorkerStopCommand extends QueueCommand {
     }
     const deadline = Date.now() + limit;
     let running = live;
+    let said = Date.now();
     while (running.length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       running = running.filter(isRunning);
+      if (running.length > 0 && Date.now() - said >= PROGRESS_MS) {
+        said = Date.now();
+        this.context.stderr.write(`queuectl: ${this.describeWait(running)}\n`);
+      }
     }
     const stopped = live.filter((record) => !running.includes(record));
     if (stopped.length > 0) this.out(`stopped ${stopped.length} supervisor${stopped.length === 1 ? '' : 's'} (pid ${stopped.map((r) => r.pid).join(', ')})`);
     if (running.length > 0) {
       throw new QueueError('busy', `supervisor${running.length === 1 ? '' : 's'} ${running.map((r) => r.pid).join(', ')} still running after ${this.timeout}, waiting for running jobs; run queuectl worker stop --force to interrupt them`);
     }
+  }
+
+  /** `waiting for supervisor 2065: 1 running job`, one clause per supervisor still running. */
+  private describeWait(running: readonly SupervisorRecord[]): string {
+    let jobs: readonly Job[] = [];
+    try {
+      jobs = readJobs(this.store).jobs;
+    } catch {
+      // A store that cannot be read now does not stop the wait: the count is left out.
+    }
+    const clauses = running.map((record) => {
+      const count = jobs.filter((job) => job.state === 'processing' && job.owner?.pid === record.pid && job.owner.host === record.host).length;
+      return `supervisor ${record.pid}: ${count} running job${count === 1 ? '' : 's'}`;
+    });
+    return `waiting for ${clauses.join('; ')}`;
   }
 }
