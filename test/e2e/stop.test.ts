@@ -87,4 +87,23 @@ scenario(stop, 'says on stderr what it waits for, at most once a second, while a
   assert.match(result.stdout, new RegExp(`stopped 1 supervisor \\(pid ${supervisor.pid}\\)`));
 });
 
+scenario(stop, 'does not force a supervisor that is already draining: its running job still finishes', async (s) => {
+  const go = s.path('go');
+  s.enqueue({ id: 'slow', command: `touch '${s.path('started')}'; while [ ! -e '${go}' ]; do sleep 0.05; done` });
+  const supervisor = await s.start(1);
+  await waitFor(() => fs.existsSync(s.path('started')), { what: 'the job to start' });
+  process.kill(supervisor.pid, 'SIGTERM');
+  await waitFor(() => JSON.parse(fs.readFileSync(s.pidFile(supervisor.pid), 'utf8')).phase === 'draining', { what: 'the PID file to say draining' });
+
+  const stopping = queuectlAsync(['worker', 'stop'], { cwd: s.dir });
+  await waitFor(() => s.q('status').stdout.includes('draining'), { what: 'status to show the drain' });
+  fs.writeFileSync(go, '');
+  const result = await stopping;
+  assert.is(result.status, 0, result.stderr);
+  assert.not.match(supervisor.log, /forcing/);
+  const job = s.job('slow');
+  assert.is(job.state, 'completed', 'the job ran to its end');
+  assert.equal(job.history.map((entry) => entry.outcome), ['completed']);
+});
+
 stop.run();

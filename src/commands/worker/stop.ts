@@ -18,7 +18,8 @@ export class WorkerStopCommand extends QueueCommand {
     details: `
       Finds supervisors through their PID files in \`.queuectl/supervisors/\`, checks that each
       pid still belongs to the supervisor that wrote the file (its start time must match), and
-      sends it SIGTERM: it starts no new job and exits once its running jobs are recorded. Waits
+      sends it SIGTERM: it starts no new job and exits once its running jobs are recorded (one
+      already draining is not signalled again: a second signal would force it). Waits
       until every one has exited, at most \`--timeout\`, saying on stderr every second what it
       waits for (\`waiting for supervisor 2065: 1 running job\`). Stale PID files are removed.
       \`--force\` sends a second signal: running jobs are interrupted and go back to pending.
@@ -50,10 +51,13 @@ export class WorkerStopCommand extends QueueCommand {
         if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
       }
     };
-    for (const record of live) signal(record);
+    // A second signal forces: one already draining (Ctrl+C in its terminal, an earlier stop) gets
+    // none unless --force asks for that, and one already forcing gets none at all.
+    const first = live.filter((record) => (record.phase ?? 'running') === 'running');
+    for (const record of first) signal(record);
     if (this.force) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      for (const record of live.filter(isRunning)) signal(record);
+      if (first.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const record of live.filter((r) => r.phase !== 'forcing' && isRunning(r))) signal(record);
     }
     const deadline = Date.now() + limit;
     let running = live;
