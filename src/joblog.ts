@@ -105,9 +105,9 @@ export function readRuns(home: Home, job: Job): Section[] {
 }
 
 /**
- * A new job that reuses an archived job's id starts a log of its own: the earlier job's log is
- * renamed `<id>.<its first run's start>.log`, still plain text to read. Called before a run
- * writes its start marker.
+ * A new job that reuses an archived job's id starts a log of its own: the earlier job's log moves
+ * to `logs/earlier/<id>.<its first run's start>.log`, still plain text to read. Called before a
+ * run writes its start marker.
  */
 export function setAsideOlderLog(file: string, createdAt: string): void {
   let head: string;
@@ -125,7 +125,14 @@ export function setAsideOlderLog(file: string, createdAt: string): void {
   }
   const first = classifyLine(head.split('\n')[0] ?? '');
   if (first.kind !== 'start' || first.started_at >= createdAt) return;
-  fs.renameSync(file, file.replace(/\.log$/, `.${first.started_at.replace(/:/g, '-')}.log`));
+  const earlier = earlierLogs(path.dirname(file));
+  fs.mkdirSync(earlier, { recursive: true });
+  fs.renameSync(file, path.join(earlier, path.basename(file).replace(/\.log$/, `.${first.started_at.replace(/:/g, '-')}.log`)));
+}
+
+/** Where the logs of earlier jobs whose ids were used again are kept. */
+function earlierLogs(logs: string): string {
+  return path.join(logs, 'earlier');
 }
 
 /**
@@ -150,6 +157,19 @@ export function logInterruption(home: Home, job: Job, why: string, now: Date): v
   fs.appendFileSync(file, lines, { mode: 0o600 });
 }
 
+/** Removes these jobs' logs, with the logs of earlier jobs that had the same ids. */
 export function removeLogs(home: Home, ids: Iterable<string>): void {
-  for (const id of ids) fs.rmSync(logFile(home, id), { force: true });
+  const doomed = new Set(ids);
+  for (const id of doomed) fs.rmSync(logFile(home, id), { force: true });
+  let names: string[];
+  try {
+    names = fs.readdirSync(earlierLogs(home.logs));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    // Every name there ends with the start time: what is left is the id.
+    const id = name.replace(/\.[^.]+\.\d+Z\.log$/, '');
+    if (doomed.has(id)) fs.rmSync(path.join(earlierLogs(home.logs), name), { force: true });
+  }
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatDuration } from '../../src/duration.ts';
@@ -132,7 +133,7 @@ scenario(logs, 'cancelling a running job ends its run with a cancelled line, and
   assert.match(s.ok('show', 'doomed'), /^1\s+\S+\s+\S+\s+interrupted\s+-\s+cancelled$/m);
 });
 
-scenario(logs, 'a new job with the id of an archived one gets a log of its own; the earlier log is kept beside it', async (s) => {
+scenario(logs, 'a new job with the id of an archived one gets a log of its own; the earlier log is kept under logs/earlier/ until clean', async (s) => {
   s.ok('config', 'set', 'keep-finished', '1');
   s.ok('enqueue', '--id', 'reused', '--', 'echo first job');
   const supervisor = await s.start(1);
@@ -147,11 +148,17 @@ scenario(logs, 'a new job with the id of an archived one gets a log of its own; 
   await s.waitJob('reused', (j) => j.state === 'completed', 'the new job to complete');
   assert.match(s.ok('logs', 'reused'), /^=== run 1 · attempt 1 · started \S+ · exit code 0, took \S+ ===\nsecond job\n$/);
   assert.is(s.ok('logs', 'reused', '--raw'), 'second job\n');
-  const files = fs.readdirSync(s.path('.queuectl', 'logs')).filter((name) => name.startsWith('reused.'));
-  const older = files.find((name) => name !== 'reused.log');
-  assert.ok(older && /^reused\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$/.test(older), `the earlier log set aside by its first run's start: ${files.join(', ')}`);
-  assert.match(fs.readFileSync(s.path('.queuectl', 'logs', older!), 'utf8'), /^first job$/m);
+  const earlier = s.path('.queuectl', 'logs', 'earlier');
+  const files = fs.readdirSync(earlier);
+  assert.is(files.length, 1, `one earlier log: ${files.join(', ')}`);
+  assert.match(files[0]!, /^reused\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$/, 'named by the id and its first run\'s start');
+  assert.match(fs.readFileSync(path.join(earlier, files[0]!), 'utf8'), /^first job$/m);
+  assert.not.match(fs.readFileSync(s.path('.queuectl', 'logs', 'reused.log'), 'utf8'), /first job/);
+
   assert.ok(supervisor.running);
+  s.ok('clean');
+  assert.equal(fs.readdirSync(earlier), [], 'clean removes the earlier job\'s log with it');
+  assert.not.ok(fs.existsSync(s.path('.queuectl', 'logs', 'reused.log')));
 });
 
 scenario(logs, 'output that does not end with a newline still gets its header with the exit code and duration', async (s) => {
