@@ -15,6 +15,14 @@ export class StatusCommand extends QueueCommand {
   static override paths = [['status']];
   static override usage = QueueCommand.Usage({
     description: 'show how many jobs are in each state, and what the supervisors are running',
+    details: `
+      Each supervisor is shown with its phase when it is not simply running: \`draining\` after a
+      first signal (it starts no new job and waits for its running ones), \`forcing\` after a
+      second. A \`processing\` job whose supervisor is gone is listed as waiting for recovery: it
+      runs again once a supervisor recovers it. \`--json\` gives both (\`phase\` of each
+      supervisor, \`waiting_for_recovery\`). \`--watch\` into a pipe or a file writes plain
+      snapshots, a blank line between them, with no terminal escape codes.
+    `,
     examples: [
       ['Show the queue at a glance', '$0 status'],
       ['The same as one JSON document', '$0 status --json'],
