@@ -9,7 +9,7 @@ export interface Finished {
   id: string;
   owner: Owner;
   result: RunResult;
-  /** Cut short by a forced stop: not a failure of the command. */
+  /** Cut short by a forced stop: not a failure of the command, and not a crash. */
   interrupted: boolean;
 }
 
@@ -23,6 +23,7 @@ export interface Interrupted {
 
 export interface Turn {
   finished: Finished[];
+  /** Runs cut short by a crash (their worker or supervisor died): these count towards the poison-pill limit. */
   interrupted: Interrupted[];
   /** Claims whose worker went away before the job was sent to it. */
   released: { id: string; owner: Owner }[];
@@ -60,12 +61,14 @@ export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; cla
 
   for (const { id, owner, result, interrupted } of turn.finished) {
     update(id, owner, (job) =>
-      interrupted ? { kind: 'recovered', job: recoverJob(job, 'interrupted by a forced stop', now), reason: 'forced stop' } : { kind: 'recorded', job: finishJob(job, result, turn.backoffBase, now) },
+      interrupted
+        ? { kind: 'recovered', job: recoverJob(job, result.error ?? 'forced stop', now, 'forced'), reason: result.error ?? 'forced stop' }
+        : { kind: 'recorded', job: finishJob(job, result, turn.backoffBase, now) },
     );
   }
   for (const { id, owner, started_at, reason } of turn.interrupted) {
     update(id, owner, (job) =>
-      job.started_at === started_at ? { kind: 'recovered', job: recoverJob(job, reason, now), reason } : { kind: 'ignored', id, reason: 'it was claimed again' },
+      job.started_at === started_at ? { kind: 'recovered', job: recoverJob(job, reason, now, 'crash'), reason } : { kind: 'ignored', id, reason: 'it was claimed again' },
     );
   }
   for (const { id, owner } of turn.released) {

@@ -9,8 +9,15 @@ export type State = (typeof STATES)[number];
 
 export const FINISHED_STATES: readonly State[] = ['completed', 'dead', 'cancelled'];
 
-/** A crash or forced stop interrupting the same job this many times makes it dead: a poison pill. */
+/** A crash interrupting the same job this many times makes it dead: a poison pill. */
 export const MAX_RECOVERIES = 3;
+
+/**
+ * What cut a run short. A crash (its worker or supervisor died) may be the job's own doing, so it
+ * counts towards MAX_RECOVERIES; a forced stop (`worker stop --force`, a second signal) is the
+ * user's, and does not.
+ */
+export type Interruption = 'crash' | 'forced';
 
 /** Which supervisor and worker hold a processing job; `started` tells a reused pid apart. */
 export interface Owner {
@@ -202,15 +209,10 @@ export function finishJob(job: Job, result: RunResult, backoffBase: number, now:
   };
 }
 
-/**
- * Puts a job whose run was cut short (its supervisor or worker died, or a forced stop) back to
- * pending without spending an attempt. The interruption is counted apart, so a job that keeps
- * killing its worker ends in the DLQ instead of looping forever.
- */
-export function recoverJob(job: Job, reason: string, now: Date): Job {
+/** The history entry of a run that was cut short: not a finished attempt. */
+function interruptedRun(job: Job, reason: string, now: Date): Attempt {
   const at = now.toISOString();
-  const recoveries = job.recoveries + 1;
-  const interrupted: Attempt = {
+  return {
     started_at: job.started_at ?? at,
     finished_at: at,
     duration_ms: job.started_at ? Math.max(0, now.getTime() - Date.parse(job.started_at)) : 0,
@@ -220,9 +222,19 @@ export function recoverJob(job: Job, reason: string, now: Date): Job {
     error: reason,
     retry_at: null,
   };
-  const base = { ...job, owner: null, recoveries, finished_at: at, updated_at: at, history: [...job.history, interrupted] };
-  if (recoveries >= MAX_RECOVERIES) {
-    return { ...base, state: 'dead', last_error: `interrupted ${recoveries} times, last: ${reason}` };
+}
+
+/**
+ * Puts a job whose run was cut short back to pending without spending an attempt; history records
+ * the interruption either way. Only a crash counts in `recoveries`, so a job that keeps killing
+ * its worker ends in the DLQ instead of looping forever, while forced stops never make a job dead.
+ */
+export function recoverJob(job: Job, reason: string, now: Date, cause: Interruption): Job {
+  const at = now.toISOString();
+  const recoveries = job.recoveries + (cause === 'crash' ? 1 : 0);
+  const base = { ...job, owner: null, recoveries, finished_at: at, updated_at: at, history: [...job.history, interruptedRun(job, reason, now)] };
+  if (cause === 'crash' && recoveries >= MAX_RECOVERIES) {
+    return { ...base, state: 'dead', last_error: `interrupted ${recoveries} times by a crash, last: ${reason}` };
   }
   return { ...base, state: 'pending', run_at: at, last_error: reason };
 }
@@ -244,9 +256,11 @@ export function restartJob(job: Job, now: Date): Job {
   return { ...job, state: 'pending', attempts: 0, recoveries: 0, run_at: at, owner: null, started_at: null, finished_at: null, updated_at: at };
 }
 
+/** A running job's cancelled run stays in its history, as the log keeps its output. */
 export function cancelJob(job: Job, now: Date): Job {
   const at = now.toISOString();
-  return { ...job, state: 'cancelled', owner: null, finished_at: at, updated_at: at, last_error: job.last_error };
+  const history = job.state === 'processing' ? [...job.history, interruptedRun(job, 'cancelled', now)] : job.history;
+  return { ...job, state: 'cancelled', owner: null, finished_at: at, updated_at: at, last_error: job.last_error, history };
 }
 
 /** The job with this id; `older` (archived jobs) is looked through only if `jobs` has none. */

@@ -12,9 +12,9 @@ export type ToWorker =
   | { type: 'release' }
   /**
    * The job is no longer ours (cancelled, or changed by hand): drop it if still queued, stop it
-   * (SIGTERM, SIGKILL after the grace period) if it runs.
+   * (SIGTERM, SIGKILL after the grace period) if it runs; `why` ends its log.
    */
-  | { type: 'revoke'; id: string };
+  | { type: 'revoke'; id: string; why: string };
 
 export type FromWorker =
   /** Sent once the worker listens: anything sent before that would be dropped. */

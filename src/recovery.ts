@@ -6,8 +6,10 @@
  * survives a reparenting and even a `setsid` in the job. Leftovers of a dead supervisor's run
  * get SIGTERM, then SIGKILL after a grace period: nobody can record their result any more.
  */
-import type { Interrupted } from './dispatch.ts';
+import { sameOwner, type Interrupted } from './dispatch.ts';
+import type { Home } from './home.ts';
 import type { Job, Owner } from './job.ts';
+import { logInterruption } from './joblog.ts';
 import { findProcessesWithEnv, HOST, isRunning, signalGroup } from './proc.ts';
 
 /** How long a dead supervisor's leftover job processes get between SIGTERM and SIGKILL. */
@@ -69,7 +71,7 @@ export class OrphanWatch {
       if (job.state !== 'processing' || !ownerGone(job.owner)) continue;
       const key = `${job.id}@${job.started_at}`;
       seen.add(key);
-      const reason = job.owner ? `its supervisor (pid ${job.owner.pid}) is gone` : 'it was processing without an owner';
+      const reason = job.owner ? `supervisor ${job.owner.pid} is gone` : 'it was processing without an owner';
       const left = job.owner && job.started_at ? runProcesses(job.id, job.owner, job.started_at) : [];
       if (left.length === 0) {
         ready.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason });
@@ -87,5 +89,22 @@ export class OrphanWatch {
     }
     for (const key of this.signalled.keys()) if (!seen.has(key)) this.signalled.delete(key);
     return ready;
+  }
+}
+
+/**
+ * Ends the logs of crashed runs that are about to be recovered, before the commit that lets the
+ * job run again, so that the line cannot land after a new run's start. A log that cannot be
+ * written does not hold up the recovery: it is said once in the supervisor's log.
+ */
+export function logCrashes(home: Home, jobs: readonly Job[], crashed: readonly Interrupted[], now: Date, log: (line: string) => void): void {
+  for (const { id, owner, started_at, reason } of crashed) {
+    const job = jobs.find((candidate) => candidate.id === id);
+    if (!job || job.state !== 'processing' || !sameOwner(job.owner, owner) || job.started_at !== started_at) continue;
+    try {
+      logInterruption(home, job, reason, now);
+    } catch (error) {
+      log(`job ${id}: cannot note the interruption in its log: ${(error as Error).message}`);
+    }
   }
 }

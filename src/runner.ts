@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { RunResult } from './job.ts';
 import { signalGroup } from './proc.ts';
 import { killMarked } from './recovery.ts';
-import { endMarker, startMarker } from './joblog.ts';
+import { endMarker, interruptedMarker, setAsideOlderLog, startMarker } from './joblog.ts';
 
 export interface RunRequest {
   id: string;
@@ -21,6 +21,8 @@ export interface RunRequest {
   killGraceMs: number;
   logFile: string;
   logMaxBytes: number;
+  /** The job's creation time: a log of an earlier job with the same id is set aside. */
+  createdAt: string;
   /** Marks every process of this run, so recovery can find them even after a setsid. */
   env: Record<string, string>;
   /** The job's own variables (`--env`); the markers above win over them. */
@@ -32,9 +34,12 @@ export interface Run {
   /** When the command was started, in epoch milliseconds. */
   startedAt: number;
   result: Promise<RunResult>;
-  /** SIGTERM the group, then SIGKILL after the grace period. */
-  stop(reason: 'timeout' | 'forced'): void;
-  /** SIGKILL the group at once. */
+  /**
+   * Cuts the run short (a forced stop, a cancel): SIGTERM the group, then SIGKILL after the grace
+   * period, or SIGKILL at once. The log's last line and the result's error say `why`.
+   */
+  interrupt(why: string, signal?: 'SIGTERM' | 'SIGKILL'): boolean;
+  /** SIGKILL the group at once, synchronously, with nothing logged: the worker is exiting. */
   kill(): void;
 }
 
@@ -61,6 +66,7 @@ export function runJob(request: RunRequest): Run {
   const startedAt = new Date();
   // Output can hold secrets (the job's env among them): private, like the rest of the store.
   fs.mkdirSync(path.dirname(request.logFile), { recursive: true, mode: 0o700 });
+  setAsideOlderLog(request.logFile, request.createdAt);
   const log = fs.openSync(request.logFile, 'a', 0o600);
   let logged = 0;
   let cut = false;
@@ -80,11 +86,12 @@ export function runJob(request: RunRequest): Run {
   };
   fs.writeSync(log, startMarker(request.attempt, startedAt, request.command));
 
-  const finish = (result: Omit<RunResult, 'started_at' | 'finished_at'>): RunResult => {
+  const finish = (result: Omit<RunResult, 'started_at' | 'finished_at'>, interrupted: string | null = null): RunResult => {
     const finishedAt = new Date();
     const how = result.error ?? (result.timed_out ? `timed out after ${request.timeoutText}` : result.signal ? `signal ${result.signal}` : `exit code ${result.exit_code}`);
+    const took = finishedAt.getTime() - startedAt.getTime();
     if (midLine) fs.writeSync(log, '\n');
-    fs.writeSync(log, endMarker(request.attempt, finishedAt, how, finishedAt.getTime() - startedAt.getTime()));
+    fs.writeSync(log, interrupted === null ? endMarker(request.attempt, finishedAt, how, took) : interruptedMarker(request.attempt, finishedAt, interrupted, took));
     fs.closeSync(log);
     return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result };
   };
@@ -93,7 +100,7 @@ export function runJob(request: RunRequest): Run {
   const missing = workingDirProblem(request.cwd);
   if (missing !== null) {
     const result = finish({ exit_code: null, signal: null, timed_out: false, stderr_tail: null, error: missing, permanent: true });
-    return { pid: null, startedAt: startedAt.getTime(), result: Promise.resolve(result), stop() {}, kill() {} };
+    return { pid: null, startedAt: startedAt.getTime(), result: Promise.resolve(result), interrupt: () => false, kill() {} };
   }
 
   const child = spawn('/bin/sh', ['-c', request.command], {
@@ -111,16 +118,30 @@ export function runJob(request: RunRequest): Run {
   });
 
   let timedOut = false;
-  let forced = false;
+  /** Why the run was cut short, if it was. */
+  let interrupted: string | null = null;
+  let exited = false;
   let graceTimer: NodeJS.Timeout | null = null;
-  const stop = (reason: 'timeout' | 'forced') => {
+  const stop = () => {
     if (pid === null || graceTimer) return;
-    if (reason === 'timeout') timedOut = true;
-    else forced = true;
     signalGroup(pid, 'SIGTERM');
     graceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), request.killGraceMs);
   };
-  const timeoutTimer = request.timeoutMs === null ? null : setTimeout(() => stop('timeout'), request.timeoutMs);
+  const timeoutTimer =
+    request.timeoutMs === null
+      ? null
+      : setTimeout(() => {
+          if (interrupted === null) timedOut = true;
+          stop();
+        }, request.timeoutMs);
+  // A run whose command has already exited is not cut short: its own result stands.
+  const interrupt = (why: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
+    if (pid === null || exited) return false;
+    interrupted ??= why;
+    if (signal === 'SIGKILL') signalGroup(pid, 'SIGKILL');
+    else stop();
+    return true;
+  };
 
   const result = new Promise<RunResult>((resolve) => {
     let spawnError: Error | null = null;
@@ -134,6 +155,7 @@ export function runJob(request: RunRequest): Run {
       }
     });
     child.on('exit', (code, signal) => {
+      exited = true;
       if (timeoutTimer) clearTimeout(timeoutTimer);
       if (graceTimer) clearTimeout(graceTimer);
       const settle = async () => {
@@ -143,15 +165,18 @@ export function runJob(request: RunRequest): Run {
         child.stderr.destroy();
         // A run that failed, timed out or was stopped may be run again: whatever it left behind
         // (a background child, even one that escaped with setsid) must be gone first.
-        if (code !== 0 || signal !== null || timedOut || forced) await killMarked(request.env);
+        if (code !== 0 || signal !== null || timedOut || interrupted !== null) await killMarked(request.env);
         resolve(
-          finish({
-            exit_code: code,
-            signal: forced ? null : signal,
-            timed_out: timedOut,
-            stderr_tail: lastLine(stderrTail),
-            error: spawnError ? `could not start /bin/sh: ${spawnError.message}` : forced ? 'interrupted by a forced stop' : null,
-          }),
+          finish(
+            {
+              exit_code: code,
+              signal: interrupted !== null ? null : signal,
+              timed_out: timedOut,
+              stderr_tail: lastLine(stderrTail),
+              error: spawnError ? `could not start /bin/sh: ${spawnError.message}` : interrupted,
+            },
+            spawnError ? null : interrupted,
+          ),
         );
       };
       const drain = setTimeout(() => void settle(), DRAIN_MS);
@@ -161,5 +186,5 @@ export function runJob(request: RunRequest): Run {
       });
     });
   });
-  return { pid, startedAt: startedAt.getTime(), result, stop, kill: () => pid !== null && signalGroup(pid, 'SIGKILL') };
+  return { pid, startedAt: startedAt.getTime(), result, interrupt, kill: () => pid !== null && signalGroup(pid, 'SIGKILL') };
 }

@@ -1,6 +1,7 @@
 /** The supervisor's log: one readable line per event, on stderr. */
 import type { Event } from './dispatch.ts';
 import { formatDuration } from './duration.ts';
+import { MAX_RECOVERIES } from './job.ts';
 import { relativeTime, runsOf } from './view.ts';
 
 export function describeStart(pid: number, count: number, home: string): string {
@@ -14,7 +15,7 @@ export function describeEvent(event: Event, now: Date): string {
   if (event.kind === 'recovered') {
     return job.state === 'dead'
       ? `job ${job.id} is dead: ${job.last_error}`
-      : `job ${job.id} recovered (${event.reason}): pending again, runs unchanged (${runsOf(job)}), interruptions ${job.recoveries}`;
+      : `job ${job.id} recovered (${event.reason}): pending again, runs unchanged (${runsOf(job)}), crashes ${job.recoveries} of ${MAX_RECOVERIES}`;
   }
   const last = job.history.at(-1);
   const took = last ? ` in ${formatDuration(last.duration_ms)}` : '';

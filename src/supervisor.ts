@@ -17,8 +17,8 @@ import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
 import { HAND_BACK_AFTER_MS } from './worker.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
-import { killRun, OrphanWatch, runMarkers } from './recovery.ts';
-import { registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
+import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
+import { registerSupervisor, removeStale, unregisterSupervisor, type Phase, type SupervisorRecord } from './registry.ts';
 import { readConfig, readJobs, transact, type StoreContext } from './store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
 
@@ -41,13 +41,12 @@ export interface SupervisorOptions {
   log: (line: string) => void;
 }
 
-type Phase = 'running' | 'draining' | 'forcing';
-
 export class Supervisor {
   private readonly self: ProcessIdentity = selfIdentity();
   private readonly pool: Pool;
   private readonly orphans = new OrphanWatch();
   private phase: Phase = 'running';
+  private record: SupervisorRecord | null = null;
   private signals = 0;
   private finished: Finished[] = [];
   private interrupted: Interrupted[] = [];
@@ -115,7 +114,8 @@ export class Supervisor {
     try {
       ensureHome(this.ctx.home);
       removeStale(this.ctx.home);
-      registerSupervisor(this.ctx.home, { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.ctx.home.dir });
+      this.record = { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.ctx.home.dir, phase: 'running' };
+      registerSupervisor(this.ctx.home, this.record);
     } catch (error) {
       if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
       throw ioError('register a supervisor in', this.ctx.home.supervisors, error as NodeJS.ErrnoException);
@@ -135,12 +135,12 @@ export class Supervisor {
     this.signals++;
     this.pool.stopReplacing();
     if (this.signals === 1) {
-      this.phase = 'draining';
+      this.setPhase('draining');
       for (const slot of this.pool.busy()) this.pool.send(slot, { type: 'release' });
       const busy = this.pool.busy().length;
       this.log(`${signal}: draining, no new jobs will start; waiting for ${busy} running job${busy === 1 ? '' : 's'} (signal again to force)`);
     } else if (this.signals === 2) {
-      this.phase = 'forcing';
+      this.setPhase('forcing');
       this.log(`${signal}: forcing: running jobs get SIGTERM, then SIGKILL, and go back to pending`);
       for (const slot of this.pool.busy()) {
         this.pool.send(slot, { type: 'release' });
@@ -153,6 +153,18 @@ export class Supervisor {
     this.wake();
   }
 
+  /** The PID file says it too, so that `status` and `worker stop` can tell. */
+  private setPhase(phase: Phase): void {
+    this.phase = phase;
+    if (!this.record) return;
+    this.record = { ...this.record, phase };
+    try {
+      registerSupervisor(this.ctx.home, this.record);
+    } catch (error) {
+      this.log(`cannot record the ${phase} phase in the PID file: ${(error as Error).message}`);
+    }
+  }
+
   private workerDied(slot: Slot, job: Assignment | null, how: string): void {
     if (this.stopping && !job) return;
     this.log(`worker ${slot.index} ${how}${job ? ` while running job ${job.id}` : ''}${this.phase === 'running' ? '; starting a replacement' : ''}`);
@@ -162,7 +174,7 @@ export class Supervisor {
     void killRun(job.id, job.owner, job.started_at, job.pid).then((gone) => {
       this.killing--;
       if (!gone) this.log(`job ${job.id}: its processes would not die; it stays processing until they do`);
-      else this.interrupted.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason: `its worker ${how}` });
+      else this.interrupted.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason: `worker ${slot.index} ${how}` });
       this.wake();
     });
   }
@@ -228,6 +240,7 @@ export class Supervisor {
     const now = this.ctx.now();
     if (work === 0 && !(idle.length > 0 && jobs.some((job) => isDue(job, now)))) return this.scheduleDue(jobs);
 
+    logCrashes(this.ctx.home, jobs, this.interrupted, this.ctx.now(), (line) => this.log(line));
     const turn: Turn = { finished: [...this.finished], interrupted: [...this.interrupted], released: [...this.released], idle: idle.map((slot) => this.ownerOf(slot)), backoffBase: 0 };
     let outcome;
     let config: Config;
@@ -267,7 +280,8 @@ export class Supervisor {
         held.revoked = true;
         const what = job ? `is now ${job.state}` : 'is no longer in jobs.json';
         this.log(`job ${held.id} ${what}: ${held.runningSince === null ? 'dropped from' : 'stopping its run on'} worker ${slot.index}`);
-        this.pool.send(slot, { type: 'revoke', id: held.id });
+        const why = job?.state === 'cancelled' ? 'cancelled' : `the job ${what}`;
+        this.pool.send(slot, { type: 'revoke', id: held.id, why });
       }
     }
   }
@@ -286,6 +300,7 @@ export class Supervisor {
       killGraceMs: parseDuration(config.kill_grace),
       logFile: logFile(this.ctx.home, job.id),
       logMaxBytes: config.log_max_bytes,
+      createdAt: job.created_at,
       env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
       jobEnv: job.env,
     };

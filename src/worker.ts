@@ -55,9 +55,8 @@ export function startWorker(): void {
       queue = queue.filter((request) => request.id !== message.id);
       send({ type: 'released', ids: [message.id] });
     } else if (current && current.id === message.id) {
-      current.forced = true;
-      if (message.type === 'kill') current.run.kill();
-      else current.run.stop('forced');
+      const why = message.type === 'revoke' ? message.why : 'forced stop';
+      if (current.run.interrupt(why, message.type === 'kill' ? 'SIGKILL' : 'SIGTERM')) current.forced = true;
     }
   });
 

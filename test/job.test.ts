@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffSeconds, byPriority, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, restartJob, STATES, type RunResult } from '../src/job.ts';
+import { backoffSeconds, byPriority, cancelJob, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, restartJob, STATES, type RunResult } from '../src/job.ts';
 import { computeMetrics } from '../src/metrics.ts';
 import { QueueError } from '../src/error.ts';
 import { at, job, T0 } from './support/factory.ts';
@@ -122,25 +122,81 @@ finish.run();
 
 const recover = suite('recoverJob');
 
-recover('puts an interrupted job back to pending without spending an attempt', () => {
+recover('puts a crashed job back to pending without spending an attempt, and counts the crash', () => {
   const running = claimJob(job({ attempts: 1 }), owner, at(0));
-  const recovered = recoverJob(running, 'supervisor 100 died', at(5));
+  const recovered = recoverJob(running, 'its worker killed by SIGKILL', at(5), 'crash');
   assert.is(recovered.state, 'pending');
   assert.is(recovered.attempts, 1);
   assert.is(recovered.recoveries, 1);
   assert.is(recovered.owner, null);
-  assert.is(recovered.history.at(-1)?.outcome, 'interrupted');
+  assert.is(recovered.run_at, at(5).toISOString());
+  assert.equal(recovered.history.at(-1), {
+    started_at: at(0).toISOString(),
+    finished_at: at(5).toISOString(),
+    duration_ms: 5000,
+    outcome: 'interrupted',
+    exit_code: null,
+    signal: null,
+    error: 'its worker killed by SIGKILL',
+    retry_at: null,
+  });
   assert.ok(isDue(recovered, at(5)));
 });
 
-recover(`makes a job dead after ${MAX_RECOVERIES} recoveries: a poison pill must not loop`, () => {
+recover(`makes a job dead after ${MAX_RECOVERIES} crashes: a poison pill must not loop`, () => {
   let current = job();
-  for (let i = 0; i < MAX_RECOVERIES; i++) current = recoverJob(claimJob(current, owner, at(i)), 'worker died', at(i + 1));
+  for (let i = 0; i < MAX_RECOVERIES; i++) current = recoverJob(claimJob(current, owner, at(i)), 'worker died', at(i + 1), 'crash');
   assert.is(current.state, 'dead');
-  assert.match(current.last_error ?? '', /interrupted 3 times/);
+  assert.is(current.recoveries, MAX_RECOVERIES);
+  assert.is(current.last_error, `interrupted ${MAX_RECOVERIES} times by a crash, last: worker died`);
+});
+
+recover('a forced stop puts the job back without counting, and records it in history all the same', () => {
+  const running = claimJob(job({ attempts: 1, recoveries: 2 }), owner, at(0));
+  const stopped = recoverJob(running, 'forced stop', at(3), 'forced');
+  assert.is(stopped.state, 'pending');
+  assert.is(stopped.attempts, 1);
+  assert.is(stopped.recoveries, 2);
+  assert.is(stopped.last_error, 'forced stop');
+  assert.is(stopped.history.length, 1);
+  assert.is(stopped.history[0]?.outcome, 'interrupted');
+  assert.is(stopped.history[0]?.error, 'forced stop');
+  assert.is(stopped.history[0]?.duration_ms, 3000);
+});
+
+recover(`never makes a job dead however often it is force-stopped`, () => {
+  let current = job();
+  for (let i = 0; i < MAX_RECOVERIES * 3; i++) current = recoverJob(claimJob(current, owner, at(i)), 'forced stop', at(i + 1), 'forced');
+  assert.is(current.state, 'pending');
+  assert.is(current.recoveries, 0);
+  assert.is(current.history.length, MAX_RECOVERIES * 3);
+  current = recoverJob(claimJob(current, owner, at(100)), 'worker died', at(101), 'crash');
+  assert.is(current.state, 'pending', 'one crash after many forced stops is one crash');
+  assert.is(current.recoveries, 1);
 });
 
 recover.run();
+
+// ---
+
+const cancel = suite('cancelJob');
+
+cancel('a running job keeps its cancelled run in history, without counting it as a crash', () => {
+  const cancelled = cancelJob(claimJob(job({ attempts: 1 }), owner, at(0)), at(2));
+  assert.is(cancelled.state, 'cancelled');
+  assert.is(cancelled.owner, null);
+  assert.is(cancelled.recoveries, 0);
+  assert.is(cancelled.attempts, 1);
+  assert.equal(cancelled.history.map((entry) => [entry.outcome, entry.error, entry.duration_ms]), [['interrupted', 'cancelled', 2000]]);
+});
+
+cancel('a waiting job is cancelled without a history entry: it never ran', () => {
+  const cancelled = cancelJob(job({ state: 'failed', attempts: 1 }), at(2));
+  assert.is(cancelled.state, 'cancelled');
+  assert.is(cancelled.history.length, 0);
+});
+
+cancel.run();
 
 // ---
 

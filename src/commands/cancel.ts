@@ -2,10 +2,13 @@ import { Option } from 'clipanion';
 import { parseDuration } from '../duration.ts';
 import { invalid, QueueError } from '../error.ts';
 import { cancelJob, findJob, isFinished, type Owner } from '../job.ts';
-import { HOST } from '../proc.ts';
+import { HOST, isRunning } from '../proc.ts';
 import { killAll, runProcesses } from '../recovery.ts';
 import { transact, type StoreContext } from '../store.ts';
 import { QueueCommand } from './base.ts';
+
+/** How long past its grace period a live supervisor's worker may take to stop a cancelled run. */
+const WORKER_SLACK_MS = 2_000;
 
 export class CancelCommand extends QueueCommand {
   static override paths = [['cancel']];
@@ -31,8 +34,8 @@ export class CancelCommand extends QueueCommand {
 }
 
 /**
- * Cancels unfinished jobs, all or none; a running one's processes get SIGTERM, then SIGKILL
- * after kill-grace, and this waits until they are gone.
+ * Cancels unfinished jobs, all or none; a running one is stopped by its worker (SIGTERM, then
+ * SIGKILL after kill-grace), or here if its supervisor is gone, and this waits until it is.
  */
 export async function cancelJobs(store: StoreContext, ids: readonly string[], warn: (line: string) => void): Promise<void> {
   if (new Set(ids).size !== ids.length) throw invalid('an id is given twice');
@@ -55,13 +58,15 @@ async function stopRun(run: { id: string; owner: Owner; started_at: string }, gr
     warn(`job ${run.id} runs on ${run.owner.host}; its processes end there when they end`);
     return;
   }
-  const kill = Date.now() + graceMs;
-  let signal: NodeJS.Signals = 'SIGTERM';
+  // A live supervisor stops the run through its worker, which notes the cancel in the log: the
+  // command only waits, and signals the processes itself once that should have been done.
+  const term = Date.now() + (isRunning(run.owner) ? graceMs + WORKER_SLACK_MS : 0);
+  const kill = term + graceMs;
   for (;;) {
     const left = runProcesses(run.id, run.owner, run.started_at);
     if (left.length === 0) return;
-    if (Date.now() >= kill) signal = 'SIGKILL';
-    killAll(left, signal);
+    const now = Date.now();
+    if (now >= term) killAll(left, now >= kill ? 'SIGKILL' : 'SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

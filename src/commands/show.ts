@@ -1,6 +1,7 @@
 import { Option } from 'clipanion';
 import { formatDuration } from '../duration.ts';
 import { displayPath } from '../home.ts';
+import { MAX_RECOVERIES, type Job } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import { logFile } from '../joblog.ts';
 import { lookupJobs } from '../store.ts';
@@ -8,6 +9,14 @@ import { renderTable } from '../table.ts';
 import { relativeTime } from '../view.ts';
 import { shellQuote } from '../spec.ts';
 import { QueueCommand } from './base.ts';
+
+/** Interrupted runs spend no attempt; only crashes count towards the poison-pill limit. */
+function interruptions(job: Job): string {
+  const runs = job.history.filter((attempt) => attempt.outcome === 'interrupted').length;
+  if (runs === 0 && job.recoveries === 0) return '';
+  const crashes = job.recoveries ? ` (${job.recoveries} by a crash; ${MAX_RECOVERIES} crashes make it dead)` : '';
+  return `, ${runs} run${runs === 1 ? '' : 's'} interrupted${crashes}`;
+}
 
 export class ShowCommand extends QueueCommand {
   static override paths = [['show']];
@@ -33,7 +42,7 @@ export class ShowCommand extends QueueCommand {
       ['command', job.command],
       ['cwd', job.cwd],
       ['env', Object.keys(job.env).length ? Object.entries(job.env).map(([name, value]) => shellQuote(`${name}=${value}`)).join(' ') : '-'],
-      ['runs', `${job.attempts} of ${Math.max(1, job.max_retries)}${job.recoveries ? `, interrupted ${job.recoveries} time${job.recoveries === 1 ? '' : 's'}` : ''}`],
+      ['runs', `${job.attempts} of ${Math.max(1, job.max_retries)}${interruptions(job)}`],
       ['priority', String(job.priority)],
       ['timeout', job.timeout ?? 'none'],
       ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],

@@ -5,6 +5,7 @@ import { invalid } from '../error.ts';
 import { computeMetrics } from '../metrics.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { STATES, type State } from '../job.ts';
+import { isRunning } from '../proc.ts';
 import { liveSupervisors } from '../registry.ts';
 import { readJobs } from '../store.ts';
 import { renderTable, clip } from '../table.ts';
@@ -15,6 +16,14 @@ export class StatusCommand extends QueueCommand {
   static override paths = [['status']];
   static override usage = QueueCommand.Usage({
     description: 'show how many jobs are in each state, and what the supervisors are running',
+    details: `
+      Each supervisor is shown with its phase when it is not simply running: \`draining\` after a
+      first signal (it starts no new job and waits for its running ones), \`forcing\` after a
+      second. A \`processing\` job whose supervisor is gone is listed as waiting for recovery: it
+      runs again once a supervisor recovers it. \`--json\` gives both (\`phase\` of each
+      supervisor, \`waiting_for_recovery\`). \`--watch\` into a pipe or a file writes plain
+      snapshots, a blank line between them, with no terminal escape codes.
+    `,
     examples: [
       ['Show the queue at a glance', '$0 status'],
       ['The same as one JSON document', '$0 status --json'],
@@ -23,16 +32,17 @@ export class StatusCommand extends QueueCommand {
   });
 
   asJson = Option.Boolean('--json', false, { description: 'print one JSON document' });
-  watch = Option.Boolean('--watch,-w', false, { description: 'redraw every second until Ctrl+C' });
+  watch = Option.Boolean('--watch,-w', false, { description: 'redraw every second until Ctrl+C (plain snapshots when not a terminal)' });
 
   async run() {
     if (this.watch && this.asJson) throw invalid('give --watch or --json, not both');
     if (!this.watch) return this.render();
-    const clear = '\x1b[H\x1b[2J';
+    // A terminal is redrawn in place; a pipe or a file gets plain snapshots, a blank line between.
+    const terminal = (this.context.stdout as NodeJS.WriteStream).isTTY === true;
     let stop = false;
     process.once('SIGINT', () => (stop = true));
-    while (!stop) {
-      this.context.stdout.write(clear);
+    for (let first = true; !stop; first = false) {
+      this.context.stdout.write(terminal ? '\x1b[H\x1b[2J' : first ? '' : '\n');
       await this.render();
       await changeOrTimeout([this.store.home.dir], 1000);
     }
@@ -47,11 +57,18 @@ export class StatusCommand extends QueueCommand {
     counts.completed += archived?.completed ?? 0;
     counts.cancelled += archived?.cancelled ?? 0;
     const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
-    const running = jobs.filter((job) => job.state === 'processing' && job.owner);
-    const supervisors = liveSupervisors(this.store.home).map((supervisor) => ({
+    // A processing job whose supervisor is gone runs again once a supervisor recovers it.
+    const processing = jobs.filter((job) => job.state === 'processing');
+    const running = processing.filter((job) => job.owner && isRunning(job.owner));
+    const waiting = processing
+      .filter((job) => !running.includes(job))
+      .map((job) => ({ job: job.id, command: job.command, started_at: job.started_at, owner_pid: job.owner?.pid ?? null, owner_host: job.owner?.host ?? null }));
+    const live = liveSupervisors(this.store.home);
+    const supervisors = live.map((supervisor) => ({
       pid: supervisor.pid,
       host: supervisor.host,
       started_at: supervisor.started_at,
+      phase: supervisor.phase ?? 'running',
       workers: supervisor.count,
       running: running
         .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
@@ -59,18 +76,23 @@ export class StatusCommand extends QueueCommand {
     }));
     const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
     if (this.asJson) {
-      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, store: this.store.home.dir });
+      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.home.dir });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
     this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
     this.out(`store: ${this.store.home.dir}${fs.existsSync(this.store.home.dir) ? '' : ' (none yet: the first change creates it)'}`);
-    if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
+    if (supervisors.length === 0) this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
-      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} workers, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}`);
+      const phase = supervisor.phase === 'running' ? '' : `, ${supervisor.phase}${supervisor.phase === 'draining' ? ' (starts no new job; waits for its running jobs)' : ' (interrupting its running jobs)'}`;
+      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${phase}`);
       if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'RUN', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, `${run.run} of ${run.runs}`, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
     }
+    if (waiting.length === 0) return;
+    const when = live.some((supervisor) => supervisor.phase === undefined || supervisor.phase === 'running') ? 'a running supervisor takes it back within seconds' : 'starts when a supervisor runs';
+    this.out(`\n${waiting.length} processing job${waiting.length === 1 ? '' : 's'} whose supervisor is gone, waiting for recovery: ${when}`);
+    this.context.stdout.write(renderTable(['JOB', 'SUPERVISOR', 'STARTED', 'COMMAND'], waiting.map((job) => [job.job, job.owner_pid === null ? '-' : `${job.owner_pid} (gone)`, job.started_at ? relativeTime(job.started_at, now) : '', clip(job.command, 60)])));
   }
 }
 

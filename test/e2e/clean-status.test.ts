@@ -21,6 +21,17 @@ class Background {
   }
 }
 
+/** A command run by `script` on a pseudo-terminal; what the terminal shows, so far. */
+class ScriptedTerminal {
+  readonly child: ChildProcess;
+  stdout = '';
+
+  constructor(s: Sandbox, command: string) {
+    this.child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: s.dir, env: cleanEnv({ E2E_SANDBOX: s.tag }), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));
+  }
+}
+
 const logOf = (s: Sandbox, id: string) => s.path('.queuectl', 'logs', `${id}.log`);
 
 /**
@@ -127,19 +138,33 @@ scenario(status, 'status --json counts the last minute\'s completed and failed a
   assert.match(s.ok('status'), /^last minute: 3 completed, 3 failed; last hour: 3 completed, 3 failed; duration mean \d+ms, p95 \d+ms$/m);
 });
 
-scenario(status, 'status --watch redraws when the queue changes and exits on SIGINT', async (s) => {
-  const clear = '\x1b[H\x1b[2J';
-  const frames = (watch: Background) => watch.stdout.split(clear).slice(1);
+scenario(status, 'status --watch into a pipe prints plain snapshots, a blank line between them, when the queue changes, and exits on SIGINT', async (s) => {
+  const frames = (watch: Background) => watch.stdout.split(/^(?=STATE\s+JOBS$)/m).filter(Boolean);
   const watch = new Background(s, ['status', '--watch']);
-  await waitFor(() => frames(watch).some((frame) => /^pending\s+0$/m.test(frame)), { timeout: 5_000, what: `a first frame; printed:\n${watch.stdout}` });
+  await waitFor(() => frames(watch).some((frame) => /^pending\s+0$/m.test(frame)), { timeout: 5_000, what: `a first snapshot; printed:\n${watch.stdout}` });
   s.ok('enqueue', '--id', 'new', '--delay', '1h', '--', 'true');
-  await waitFor(() => frames(watch).some((frame) => /^pending\s+1$/m.test(frame) && /next job due in/.test(frame)), { timeout: 3_000, what: `a frame with the new job; printed:\n${watch.stdout}` });
-  assert.ok(frames(watch).length >= 2, 'the screen was cleared before each frame');
-  assert.is(watch.exit, null, 'it keeps redrawing');
+  await waitFor(() => frames(watch).some((frame) => /^pending\s+1$/m.test(frame) && /next job due in/.test(frame)), { timeout: 3_000, what: `a snapshot with the new job; printed:\n${watch.stdout}` });
+  assert.is(watch.exit, null, 'it keeps printing');
 
   watch.child.kill('SIGINT');
   const exit = await waitFor(() => watch.exit, { timeout: 3_000, what: 'status --watch to exit after SIGINT' });
   assert.equal(exit, { code: 0, signal: null });
+  assert.not.ok(watch.stdout.includes('\x1b'), `no terminal escape codes in a pipe: ${JSON.stringify(watch.stdout.slice(0, 80))}`);
+  const all = frames(watch);
+  assert.ok(all.length >= 2);
+  for (const frame of all.slice(0, -1)) assert.ok(frame.endsWith('\n\n'), `a blank line ends each snapshot but the last: ${JSON.stringify(frame.slice(-60))}`);
+  assert.ok(all[0]!.startsWith('STATE'), 'the first snapshot starts at once');
+});
+
+scenario(status, 'status --watch in a terminal clears the screen before each redraw', async (s) => {
+  // `script` gives the command a pseudo-terminal as stdout, as a user's terminal would.
+  const command = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} status --watch`;
+  const watch = new ScriptedTerminal(s, command);
+  const clear = '\x1b[H\x1b[2J';
+  await waitFor(() => watch.stdout.split(clear).length >= 2 && /pending\s+0/.test(watch.stdout), { timeout: 5_000, what: `a first frame; printed:\n${JSON.stringify(watch.stdout)}` });
+  s.ok('enqueue', '--id', 'new', '--delay', '1h', '--', 'true');
+  await waitFor(() => watch.stdout.split(clear).slice(1).some((frame) => /pending\s+1/.test(frame)), { timeout: 3_000, what: `a redrawn frame; printed:\n${JSON.stringify(watch.stdout)}` });
+  assert.ok(watch.stdout.split(clear).length >= 3, 'the screen was cleared before each frame');
 });
 
 clean.run();

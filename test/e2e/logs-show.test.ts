@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatDuration } from '../../src/duration.ts';
 import type { Job } from '../../src/job.ts';
+import { parseLog } from '../../src/joblog.ts';
 import { BIN, cleanEnv } from '../support/cli.ts';
 import type { Sandbox } from '../support/supervisor-sandbox.ts';
 import { scenario } from '../support/supervisor-sandbox.ts';
@@ -35,20 +37,20 @@ async function failedTwice(s: Sandbox): Promise<Job> {
 function header(job: Job, index: number): string {
   const attempt = job.history[index]!;
   assert.is(attempt.exit_code, 3);
-  return `=== attempt ${index + 1} · started ${attempt.started_at} · exit code 3, took ${formatDuration(attempt.duration_ms)} ===`;
+  return `=== run ${index + 1} · attempt ${index + 1} · started ${attempt.started_at} · exit code 3, took ${formatDuration(attempt.duration_ms)} ===`;
 }
 
 // ---
 
 const logs = suite('logs');
 
-scenario(logs, 'prints each attempt under a header with its start time, exit code and duration', async (s) => {
+scenario(logs, 'prints each run under a header with its run and attempt numbers, start time, exit code and duration', async (s) => {
   const job = await failedTwice(s);
   const out = s.ok('logs', 'flaky');
   assert.is(out, `${header(job, 0)}\nrun 1\noops 1\n\n${header(job, 1)}\nrun 2\noops 2\n`);
 });
 
-scenario(logs, '--attempt 2 prints only the second attempt', async (s) => {
+scenario(logs, '--attempt 2 prints only the run of the second attempt', async (s) => {
   const job = await failedTwice(s);
   const out = s.ok('logs', 'flaky', '--attempt', '2');
   assert.is(out, `${header(job, 1)}\nrun 2\noops 2\n`);
@@ -78,6 +80,85 @@ scenario(logs, '--follow streams output written after it started, and exits when
   const lines = follow.stdout.split('\n');
   const [first, second, third] = ['first', 'second', 'third'].map((word) => lines.indexOf(word));
   assert.ok(first! >= 0 && first! < second! && second! < third!, `first, second and third in order:\n${follow.stdout}`);
+  assert.not.match(follow.stdout, /--- queuectl:/, 'no raw marker lines');
+  const started = parseLog(fs.readFileSync(log, 'utf8'))[0]!.started_at;
+  assert.is(lines[0], `=== run 1 · attempt 1 · started ${started} · running ===`, 'the header logs gives a running run');
+  assert.match(follow.stdout, /\nthird\n=== run 1 ended: exit code 0, took \S+ ===\n=== job chatty completed ===\n$/);
+});
+
+scenario(logs, '--follow of a finished job prints exactly what logs prints, then a closing line; --raw prints the output alone', async (s) => {
+  const job = await failedTwice(s);
+  const follow = new Background(s, ['logs', 'flaky', '--follow']);
+  await waitFor(() => follow.exit, { timeout: 5_000, what: 'logs --follow of a dead job to exit' });
+  assert.equal(follow.exit, { code: 0, signal: null });
+  assert.is(follow.stdout, `${s.ok('logs', 'flaky')}=== job flaky dead: ${job.last_error} ===\n`);
+  assert.is(s.ok('logs', 'flaky', '--raw'), 'run 1\noops 1\nrun 2\noops 2\n');
+  assert.is(s.ok('logs', 'flaky', '--raw', '--attempt', '2'), 'run 2\noops 2\n');
+  const raw = new Background(s, ['logs', 'flaky', '--follow', '--raw']);
+  await waitFor(() => raw.exit, { timeout: 5_000, what: 'logs --follow --raw to exit' });
+  assert.is(raw.stdout, 'run 1\noops 1\nrun 2\noops 2\n');
+});
+
+scenario(logs, '--attempt N of an attempt with no output exits 3 and says which attempts have some', async (s) => {
+  await failedTwice(s);
+  const result = s.q('logs', 'flaky', '--attempt', '3');
+  assert.is(result.status, 3);
+  assert.is(result.stdout, '');
+  assert.is(result.stderr, 'queuectl: job flaky has no output for attempt 3: its log has attempts 1, 2 (dead); see queuectl show flaky\n');
+  s.ok('enqueue', '--id', 'waiting', '--delay', '1h', '--', 'true');
+  const none = s.q('logs', 'waiting', '--attempt', '1');
+  assert.is(none.status, 3);
+  assert.match(none.stderr, /job waiting has no output for attempt 1: it has no output yet \(pending\)/);
+});
+
+scenario(logs, 'cancelling a running job ends its run with a cancelled line, and --follow with a closing line', async (s) => {
+  s.ok('config', 'set', 'kill-grace', '1s');
+  s.ok('enqueue', '--id', 'doomed', '--', `echo working; touch '${s.path('started')}'; sleep 30`);
+  await s.start(1);
+  await waitFor(() => fs.existsSync(s.path('started')), { what: 'the job to start' });
+  const follow = new Background(s, ['logs', 'doomed', '--follow']);
+  await waitFor(() => follow.stdout.includes('working\n'), { timeout: 5_000, what: 'logs --follow to print the output so far' });
+
+  assert.is(s.ok('cancel', 'doomed'), 'cancelled doomed\n');
+  await waitFor(() => follow.exit, { timeout: 8_000, what: `logs --follow to exit once the job is cancelled; printed so far:\n${follow.stdout}` });
+  assert.equal(follow.exit, { code: 0, signal: null });
+  assert.match(follow.stdout, /\nworking\n=== run 1 ended, interrupted: cancelled, after \S+ ===\n=== job doomed cancelled ===\n$/);
+
+  const job = s.job('doomed');
+  assert.is(job.state, 'cancelled');
+  assert.is(job.recoveries, 0, 'a cancel is not a crash');
+  assert.equal(job.history.map((entry) => [entry.outcome, entry.error]), [['interrupted', 'cancelled']]);
+  const out = s.ok('logs', 'doomed');
+  assert.match(out, /^=== run 1 · attempt 1 · started \S+ · interrupted: cancelled, after \S+ ===\nworking\n$/);
+  assert.match(s.ok('show', 'doomed'), /^1\s+\S+\s+\S+\s+interrupted\s+-\s+cancelled$/m);
+});
+
+scenario(logs, 'a new job with the id of an archived one gets a log of its own; the earlier log is kept under logs/earlier/ until clean', async (s) => {
+  s.ok('config', 'set', 'keep-finished', '1');
+  s.ok('enqueue', '--id', 'reused', '--', 'echo first job');
+  const supervisor = await s.start(1);
+  await s.waitJob('reused', (j) => j.state === 'completed', 'to complete');
+  s.ok('enqueue', '--id', 'filler-1', '--', 'true');
+  s.ok('enqueue', '--id', 'filler-2', '--', 'true');
+  await s.waitJobs((jobs) => !jobs.some((job) => job.id === 'reused') && jobs.every((job) => job.state === 'completed'), 'the first job to be archived');
+  const before = s.ok('logs', 'reused');
+  assert.match(before, /^=== run 1 · attempt 1 · started \S+ · exit code 0, took \S+ ===\nfirst job\n$/);
+
+  s.ok('enqueue', '--id', 'reused', '--', 'echo second job');
+  await s.waitJob('reused', (j) => j.state === 'completed', 'the new job to complete');
+  assert.match(s.ok('logs', 'reused'), /^=== run 1 · attempt 1 · started \S+ · exit code 0, took \S+ ===\nsecond job\n$/);
+  assert.is(s.ok('logs', 'reused', '--raw'), 'second job\n');
+  const earlier = s.path('.queuectl', 'logs', 'earlier');
+  const files = fs.readdirSync(earlier);
+  assert.is(files.length, 1, `one earlier log: ${files.join(', ')}`);
+  assert.match(files[0]!, /^reused\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$/, 'named by the id and its first run\'s start');
+  assert.match(fs.readFileSync(path.join(earlier, files[0]!), 'utf8'), /^first job$/m);
+  assert.not.match(fs.readFileSync(s.path('.queuectl', 'logs', 'reused.log'), 'utf8'), /first job/);
+
+  assert.ok(supervisor.running);
+  s.ok('clean');
+  assert.equal(fs.readdirSync(earlier), [], 'clean removes the earlier job\'s log with it');
+  assert.not.ok(fs.existsSync(s.path('.queuectl', 'logs', 'reused.log')));
 });
 
 scenario(logs, 'output that does not end with a newline still gets its header with the exit code and duration', async (s) => {

@@ -35,7 +35,7 @@ scenario(retention, 'with keep-finished 5, 20 completed jobs leave at most 6 in 
   assert.is(shown.id, oldest);
   assert.is(shown.state, 'completed');
   assert.match(s.ok('show', oldest), /^state:\s+completed$/m);
-  assert.match(s.ok('logs', oldest), new RegExp(`^=== attempt 1 · .* exit code 0, took .*===\\nran ${oldest}\\n$`));
+  assert.match(s.ok('logs', oldest), new RegExp(`^=== run 1 · attempt 1 · .* exit code 0, took .*===\\nran ${oldest}\\n$`));
   const waited = s.q('wait', oldest, live[0]!, '--timeout', '5s');
   assert.is(waited.status, 0, waited.stderr);
   assert.is(waited.stdout, '2 jobs completed\n');

@@ -73,9 +73,10 @@ scenario(signals, 'a second signal forces: the job group gets SIGTERM, then SIGK
   const job = s.job('stubborn');
   assert.is(job.state, 'pending', 'a forced stop puts the job back');
   assert.is(job.attempts, 0, 'without spending an attempt');
-  assert.is(job.recoveries, 1);
+  assert.is(job.recoveries, 0, 'a forced stop is not a crash: it does not count towards the poison-pill limit');
   assert.is(job.owner, null);
   assert.is(job.history.at(-1)?.outcome, 'interrupted');
+  assert.is(job.history.at(-1)?.error, 'forced stop');
   assert.not.ok(fs.existsSync(s.pidFile(supervisor.pid)), 'the PID file is gone');
 });
 

@@ -65,4 +65,45 @@ scenario(stop, 'never signals the process named by a stale PID file, and removes
   assert.not.ok(fs.existsSync(s.pidFile(live)), 'the PID file of a reused pid is removed');
 });
 
+scenario(stop, 'says on stderr what it waits for, at most once a second, while a job finishes', async (s) => {
+  const go = s.path('go');
+  s.enqueue({ id: 'slow', command: `touch '${s.path('started')}'; while [ ! -e '${go}' ]; do sleep 0.05; done` });
+  const supervisor = await s.start(1);
+  await waitFor(() => fs.existsSync(s.path('started')), { what: 'the job to start' });
+
+  const started = Date.now();
+  const stopping = queuectlAsync(['worker', 'stop'], { cwd: s.dir });
+  await supervisor.waitLog(/SIGTERM: draining/);
+  // Let it wait long enough to speak twice, then let the job end.
+  await waitFor(() => Date.now() - started >= 2_600, { timeout: 5_000, interval: 100 });
+  fs.writeFileSync(go, '');
+  const result = await stopping;
+  const waited = Date.now() - started;
+  assert.is(result.status, 0, result.stderr);
+  const lines = result.stderr.split('\n').filter(Boolean);
+  assert.ok(lines.length >= 2, `at least two progress lines in ${waited} ms: ${JSON.stringify(result.stderr)}`);
+  assert.ok(lines.length <= Math.ceil(waited / 1000), `at most one line a second: ${lines.length} lines in ${waited} ms`);
+  for (const line of lines) assert.is(line, `queuectl: waiting for supervisor ${supervisor.pid}: 1 running job`);
+  assert.match(result.stdout, new RegExp(`stopped 1 supervisor \\(pid ${supervisor.pid}\\)`));
+});
+
+scenario(stop, 'does not force a supervisor that is already draining: its running job still finishes', async (s) => {
+  const go = s.path('go');
+  s.enqueue({ id: 'slow', command: `touch '${s.path('started')}'; while [ ! -e '${go}' ]; do sleep 0.05; done` });
+  const supervisor = await s.start(1);
+  await waitFor(() => fs.existsSync(s.path('started')), { what: 'the job to start' });
+  process.kill(supervisor.pid, 'SIGTERM');
+  await waitFor(() => JSON.parse(fs.readFileSync(s.pidFile(supervisor.pid), 'utf8')).phase === 'draining', { what: 'the PID file to say draining' });
+
+  const stopping = queuectlAsync(['worker', 'stop'], { cwd: s.dir });
+  await waitFor(() => s.q('status').stdout.includes('draining'), { what: 'status to show the drain' });
+  fs.writeFileSync(go, '');
+  const result = await stopping;
+  assert.is(result.status, 0, result.stderr);
+  assert.not.match(supervisor.log, /forcing/);
+  const job = s.job('slow');
+  assert.is(job.state, 'completed', 'the job ran to its end');
+  assert.equal(job.history.map((entry) => entry.outcome), ['completed']);
+});
+
 stop.run();

@@ -3,7 +3,12 @@ import { parseDuration } from '../../duration.ts';
 import { QueueError } from '../../error.ts';
 import { HOST, isRunning } from '../../proc.ts';
 import { listRegistered, removeStale, type SupervisorRecord } from '../../registry.ts';
+import type { Job } from '../../job.ts';
+import { readJobs } from '../../store.ts';
 import { QueueCommand } from '../base.ts';
+
+/** While it waits, `worker stop` says what for, at most this often. */
+const PROGRESS_MS = 1_000;
 
 export class WorkerStopCommand extends QueueCommand {
   static override paths = [['worker', 'stop']];
@@ -13,8 +18,10 @@ export class WorkerStopCommand extends QueueCommand {
     details: `
       Finds supervisors through their PID files in \`.queuectl/supervisors/\`, checks that each
       pid still belongs to the supervisor that wrote the file (its start time must match), and
-      sends it SIGTERM: it starts no new job and exits once its running jobs are recorded. Waits
-      until every one has exited, at most \`--timeout\`. Stale PID files are removed.
+      sends it SIGTERM: it starts no new job and exits once its running jobs are recorded (one
+      already draining is not signalled again: a second signal would force it). Waits
+      until every one has exited, at most \`--timeout\`, saying on stderr every second what it
+      waits for (\`waiting for supervisor 2065: 1 running job\`). Stale PID files are removed.
       \`--force\` sends a second signal: running jobs are interrupted and go back to pending.
     `,
     examples: [
@@ -44,21 +51,44 @@ export class WorkerStopCommand extends QueueCommand {
         if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
       }
     };
-    for (const record of live) signal(record);
+    // A second signal forces: one already draining (Ctrl+C in its terminal, an earlier stop) gets
+    // none unless --force asks for that, and one already forcing gets none at all.
+    const first = live.filter((record) => (record.phase ?? 'running') === 'running');
+    for (const record of first) signal(record);
     if (this.force) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      for (const record of live.filter(isRunning)) signal(record);
+      if (first.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const record of live.filter((r) => r.phase !== 'forcing' && isRunning(r))) signal(record);
     }
     const deadline = Date.now() + limit;
     let running = live;
+    let said = Date.now();
     while (running.length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       running = running.filter(isRunning);
+      if (running.length > 0 && Date.now() - said >= PROGRESS_MS) {
+        said = Date.now();
+        this.context.stderr.write(`queuectl: ${this.describeWait(running)}\n`);
+      }
     }
     const stopped = live.filter((record) => !running.includes(record));
     if (stopped.length > 0) this.out(`stopped ${stopped.length} supervisor${stopped.length === 1 ? '' : 's'} (pid ${stopped.map((r) => r.pid).join(', ')})`);
     if (running.length > 0) {
       throw new QueueError('busy', `supervisor${running.length === 1 ? '' : 's'} ${running.map((r) => r.pid).join(', ')} still running after ${this.timeout}, waiting for running jobs; run queuectl worker stop --force to interrupt them`);
     }
+  }
+
+  /** `waiting for supervisor 2065: 1 running job`, one clause per supervisor still running. */
+  private describeWait(running: readonly SupervisorRecord[]): string {
+    let jobs: readonly Job[] = [];
+    try {
+      jobs = readJobs(this.store).jobs;
+    } catch {
+      // A store that cannot be read now does not stop the wait: the count is left out.
+    }
+    const clauses = running.map((record) => {
+      const count = jobs.filter((job) => job.state === 'processing' && job.owner?.pid === record.pid && job.owner.host === record.host).length;
+      return `supervisor ${record.pid}: ${count} running job${count === 1 ? '' : 's'}`;
+    });
+    return `waiting for ${clauses.join('; ')}`;
   }
 }
