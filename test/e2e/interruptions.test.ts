@@ -55,7 +55,7 @@ scenario(pill, `${MAX_RECOVERIES} forced stops leave a job pending with no crash
     [...interrupted.map((why, i) => `=== run ${i + 1} · attempt 1 · interrupted: ${why}, after T ===`), `=== run ${interrupted.length + 1} · attempt 1 · exit code 0, took T ===`],
   );
   assert.equal(showRuns(s.ok('show', 'patient')), [...interrupted.map((why, i) => [String(i + 1), 'interrupted', why]), [String(interrupted.length + 1), 'completed', '']]);
-  assert.match(s.ok('show', 'patient'), /^attempts:\s+1 of 3, 4 runs interrupted \(1 by a crash; 3 crashes make it dead\)$/m);
+  assert.match(s.ok('show', 'patient'), /^runs:\s+1 of 3, 4 runs interrupted \(1 by a crash; 3 crashes make it dead\)$/m);
 });
 
 // ---
@@ -67,6 +67,8 @@ scenario(crashed, 'SIGKILL of the whole supervisor: the next supervisor ends the
   s.ok('enqueue', '--id', 'orphan', '--', `echo "run $QUEUECTL_ATTEMPT"; [ -e '${go}' ] && exit 0; sleep 30`);
   const first = await s.start(1);
   await first.waitLog(/job orphan started on worker 1/);
+  // The output must be in the log before the crash, or the log would hold a header alone.
+  await waitFor(() => s.ok('logs', 'orphan', '--raw').includes('run 1'), { what: 'the first run to write its line' });
   first.signalGroup('SIGKILL');
   await first.waitExit();
   assert.is(s.job('orphan').state, 'processing');
