@@ -4,10 +4,10 @@ import { formatDuration } from '../duration.ts';
 import { invalid } from '../error.ts';
 import { computeMetrics } from '../metrics.ts';
 import { changeOrTimeout } from '../watch.ts';
-import { STATES, type State } from '../job.ts';
-import { isRunning } from '../proc.ts';
+import { STATES } from '../job.ts';
 import { liveSupervisors } from '../registry.ts';
 import { readJobs } from '../store.ts';
+import { summarize } from '../summary.ts';
 import { renderTable, clip } from '../table.ts';
 import { relativeTime } from '../view.ts';
 import { QueueCommand } from './base.ts';
@@ -52,29 +52,8 @@ export class StatusCommand extends QueueCommand {
     const { jobs, archived } = readJobs(this.store);
     const now = this.context.now();
     const metrics = computeMetrics(jobs, now);
-    const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
-    for (const job of jobs) counts[job.state]++;
-    counts.completed += archived?.completed ?? 0;
-    counts.cancelled += archived?.cancelled ?? 0;
-    const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
-    // A processing job whose supervisor is gone runs again once a supervisor recovers it.
-    const processing = jobs.filter((job) => job.state === 'processing');
-    const running = processing.filter((job) => job.owner && isRunning(job.owner));
-    const waiting = processing
-      .filter((job) => !running.includes(job))
-      .map((job) => ({ job: job.id, command: job.command, started_at: job.started_at, owner_pid: job.owner?.pid ?? null, owner_host: job.owner?.host ?? null }));
     const live = liveSupervisors(this.store.home);
-    const supervisors = live.map((supervisor) => ({
-      pid: supervisor.pid,
-      host: supervisor.host,
-      started_at: supervisor.started_at,
-      phase: supervisor.phase ?? 'running',
-      workers: supervisor.count,
-      running: running
-        .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
-        .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at, run: job.attempts + 1, runs: Math.max(1, job.max_retries) })),
-    }));
-    const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
+    const { total, counts, running, supervisors, waiting, next_due_at: next } = summarize(jobs, archived, live);
     if (this.asJson) {
       return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.home.dir });
     }

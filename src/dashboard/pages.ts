@@ -3,22 +3,14 @@ import { formatDuration } from '../duration.ts';
 import { FINISHED_STATES, STATES, type Job, type State } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import type { Window } from '../metrics.ts';
+import type { Summary, SupervisorSummary } from '../summary.ts';
 import { relativeTime, runsOf } from '../view.ts';
 import { minuteChart } from './chart.ts';
 import { html, query, type Html } from './html.ts';
 import { actionButton, stateBadge, type PageContext } from './layout.ts';
 
-export interface SupervisorView {
-  pid: number;
-  host: string;
-  started_at: string;
-  workers: number;
-  running: { worker: number; job: string; command: string; started_at: string | null }[];
-}
-
 export interface Overview {
-  counts: Record<State, number>;
-  supervisors: SupervisorView[];
+  summary: Summary;
   minutes: Window[];
   nextDue: Job | null;
 }
@@ -30,14 +22,18 @@ function when(iso: string | null, now: Date): Html {
 }
 
 export function overviewPage(ctx: PageContext, data: Overview): Html {
-  const total = STATES.reduce((sum, state) => sum + data.counts[state], 0);
+  const { counts, total, supervisors, waiting } = data.summary;
   return html`<h1>Overview</h1>
-<div class="cards">${STATES.map((state) => html`<a class="card" href="/jobs${query({ state })}" data-state="${state}"><b>${data.counts[state]}</b>${state}</a>`)}<div class="card"><b>${total}</b>total</div></div>
+<div class="cards">${STATES.map((state) => html`<a class="card" href="/jobs${query({ state })}" data-state="${state}"><b>${counts[state]}</b>${state}</a>`)}<div class="card"><b>${total}</b>total</div></div>
 <h2>Runs per minute, last hour</h2>
 ${minuteChart(data.minutes)}
 <p class="muted">${nextLine(ctx, data.nextDue)}</p>
 <h2>Supervisors</h2>
-${data.supervisors.length === 0 ? html`<p>No supervisor is running. Start one with <code>queuectl worker start</code>.</p>` : data.supervisors.map((supervisor) => supervisorBlock(ctx, supervisor))}`;
+${supervisors.length === 0 ? html`<p>No supervisor is running. Start one with <code>queuectl worker start</code>.</p>` : supervisors.map((supervisor) => supervisorBlock(ctx, supervisor))}
+${waiting.length === 0 ? '' : html`<h2>Waiting for recovery</h2><p>Processing, but their supervisor is gone: they run again once a supervisor recovers them.</p>
+<table><thead><tr><th>Job</th><th>Supervisor</th><th>Started</th><th>Command</th></tr></thead><tbody>
+${waiting.map((job) => html`<tr><td><a href="${jobHref(job.job)}">${job.job}</a></td><td>${job.owner_pid ?? '-'} (gone)</td><td>${when(job.started_at, ctx.now)}</td><td><code>${job.command}</code></td></tr>`)}
+</tbody></table>`}`;
 }
 
 function nextLine(ctx: PageContext, next: Job | null): Html {
@@ -47,15 +43,16 @@ function nextLine(ctx: PageContext, next: Job | null): Html {
   return html`Next to start: ${link}, due since ${when(next.run_at, ctx.now)}`;
 }
 
-function supervisorBlock(ctx: PageContext, supervisor: SupervisorView): Html {
+function supervisorBlock(ctx: PageContext, supervisor: SupervisorSummary): Html {
   const byWorker = new Map(supervisor.running.map((run) => [run.worker, run]));
-  return html`<h3>Supervisor ${supervisor.pid} on ${supervisor.host} <span class="muted">· ${supervisor.workers} workers · up since ${when(supervisor.started_at, ctx.now)}</span></h3>
-<table><thead><tr><th>Worker</th><th>Job</th><th>Started</th><th>Command</th></tr></thead><tbody>
+  const phase = supervisor.phase === 'running' ? '' : html` <span class="badge">${supervisor.phase}</span>`;
+  return html`<h3>Supervisor ${supervisor.pid} on ${supervisor.host}${phase} <span class="muted">· ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'} · up since ${when(supervisor.started_at, ctx.now)}</span></h3>
+<table><thead><tr><th>Worker</th><th>Job</th><th>Run</th><th>Started</th><th>Command</th></tr></thead><tbody>
 ${Array.from({ length: supervisor.workers }, (_, index) => {
   const run = byWorker.get(index + 1);
   return run
-    ? html`<tr><td>${index + 1}</td><td><a href="${jobHref(run.job)}">${run.job}</a></td><td>${when(run.started_at, ctx.now)}</td><td><code>${run.command}</code></td></tr>`
-    : html`<tr><td>${index + 1}</td><td class="muted" colspan="3">idle</td></tr>`;
+    ? html`<tr><td>${index + 1}</td><td><a href="${jobHref(run.job)}">${run.job}</a></td><td>${run.run} of ${run.runs}</td><td>${when(run.started_at, ctx.now)}</td><td><code>${run.command}</code></td></tr>`
+    : html`<tr><td>${index + 1}</td><td class="muted" colspan="4">idle</td></tr>`;
 })}
 </tbody></table>`;
 }

@@ -15,6 +15,7 @@ import { perMinute } from '../metrics.ts';
 import { liveSupervisors } from '../registry.ts';
 import { ArchiveFollower, withArchive } from '../archive.ts';
 import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store.ts';
+import { summarize } from '../summary.ts';
 import type { Html } from './html.ts';
 import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
 import type { PageContext } from './layout.ts';
@@ -42,24 +43,11 @@ export interface View {
 
 function overview(store: StoreContext, ctx: PageContext): View {
   const { jobs, archived } = readJobs(store);
-  const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
-  for (const job of jobs) counts[job.state]++;
-  counts.completed += archived?.completed ?? 0;
-  counts.cancelled += archived?.cancelled ?? 0;
-  const running = jobs.filter((job) => job.state === 'processing' && job.owner);
-  const supervisors = liveSupervisors(store.home).map((supervisor) => ({
-    pid: supervisor.pid,
-    host: supervisor.host,
-    started_at: supervisor.started_at,
-    workers: supervisor.count,
-    running: running
-      .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
-      .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at })),
-  }));
+  const summary = summarize(jobs, archived, liveSupervisors(store.home));
   const waiting = jobs.filter((job) => job.state === 'pending' || job.state === 'failed');
   const due = byPriority(waiting.filter((job) => isDue(job, ctx.now)));
   const nextDue = due[0] ?? [...waiting].sort((a, b) => a.run_at.localeCompare(b.run_at))[0] ?? null;
-  return { title: 'Overview', nav: '/', live: overviewPage(ctx, { counts, supervisors, minutes: perMinute(jobs, ctx.now), nextDue }) };
+  return { title: 'Overview', nav: '/', live: overviewPage(ctx, { summary, minutes: perMinute(jobs, ctx.now), nextDue }) };
 }
 
 export function parseFilter(params: URLSearchParams): JobFilter {

@@ -109,6 +109,28 @@ scenario(pages, 'shows archived jobs, and those archived while it runs', async (
   await supervisor.waitExit();
 });
 
+scenario(pages, 'the overview shows what each worker runs, a draining supervisor, and jobs waiting for recovery', async (s) => {
+  const go = s.path('go');
+  s.enqueue({ id: 'long', command: `touch '${s.path('started')}'; while [ ! -e '${go}' ]; do sleep 0.05; done` });
+  const first = await s.start(1);
+  await waitFor(() => fs.existsSync(s.path('started')), { what: 'the job to start' });
+  await withDashboard(s, [], async (d) => {
+    const running = (await d.request('/')).body;
+    assert.match(running, `Supervisor ${first.pid} on`);
+    assert.match(running, /<td>1<\/td><td><a href="\/jobs\/long">long<\/a><\/td><td>1 of 3<\/td>/);
+    assert.not.match(running, 'draining');
+    process.kill(first.pid, 'SIGTERM');
+    await first.waitLog(/SIGTERM: draining/);
+    assert.match((await d.request('/')).body, '<span class="badge">draining</span>');
+    first.signalGroup('SIGKILL');
+    await first.waitExit();
+    const stranded = (await d.request('/')).body;
+    assert.match(stranded, 'Waiting for recovery');
+    assert.match(stranded, `<td>${first.pid} (gone)</td>`);
+    assert.match(stranded, 'No supervisor is running');
+  });
+});
+
 pages.run();
 
 // ---

@@ -1,0 +1,53 @@
+/**
+ * The queue at a glance, as `status` and the dashboard's overview show it: jobs per state
+ * (archived ones included), the supervisors with what each worker runs, and the processing
+ * jobs whose supervisor is gone.
+ */
+import { STATES, type Job, type State } from './job.ts';
+import type { Archived } from './jobfile.ts';
+import { isRunning } from './proc.ts';
+import type { SupervisorRecord } from './registry.ts';
+
+export interface SupervisorSummary {
+  pid: number;
+  host: string;
+  started_at: string;
+  phase: NonNullable<SupervisorRecord['phase']>;
+  workers: number;
+  running: { worker: number; job: string; command: string; started_at: string | null; run: number; runs: number }[];
+}
+
+export interface Summary {
+  total: number;
+  counts: Record<State, number>;
+  /** Jobs running under a live supervisor. */
+  running: Job[];
+  supervisors: SupervisorSummary[];
+  /** Processing jobs whose supervisor is gone: they run again once a supervisor recovers them. */
+  waiting: { job: string; command: string; started_at: string | null; owner_pid: number | null; owner_host: string | null }[];
+  next_due_at: string | null;
+}
+
+export function summarize(jobs: readonly Job[], archived: Archived | undefined, live: readonly SupervisorRecord[]): Summary {
+  const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
+  for (const job of jobs) counts[job.state]++;
+  counts.completed += archived?.completed ?? 0;
+  counts.cancelled += archived?.cancelled ?? 0;
+  const processing = jobs.filter((job) => job.state === 'processing');
+  const running = processing.filter((job) => job.owner && isRunning(job.owner));
+  const waiting = processing
+    .filter((job) => !running.includes(job))
+    .map((job) => ({ job: job.id, command: job.command, started_at: job.started_at, owner_pid: job.owner?.pid ?? null, owner_host: job.owner?.host ?? null }));
+  const supervisors = live.map((supervisor) => ({
+    pid: supervisor.pid,
+    host: supervisor.host,
+    started_at: supervisor.started_at,
+    phase: supervisor.phase ?? 'running',
+    workers: supervisor.count,
+    running: running
+      .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
+      .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at, run: job.attempts + 1, runs: Math.max(1, job.max_retries) })),
+  }));
+  const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
+  return { total: Object.values(counts).reduce((sum, count) => sum + count, 0), counts, running, supervisors, waiting, next_due_at: next };
+}
