@@ -37,7 +37,7 @@ const MAX_WAITING = 16;
  */
 export const HAND_BACK_AFTER_MS = 100;
 
-/** How long a turn may wait to record more results in one commit while every worker has work queued. */
+/** How long a turn may wait to record more results in one commit while every worker has its next job waiting. */
 const BATCH_MS = 10;
 
 /** The slow safety poll; also how often dead supervisors' jobs are looked for. */
