@@ -1,13 +1,35 @@
 /**
  * One supervisor turn as a pure function: record finished runs, put interrupted claims back,
- * claim due jobs for idle workers. The supervisor applies it inside a single transaction, so a
- * busy queue costs one rewrite of jobs.json for many results and claims together.
+ * note which waiting claims have started and where, claim due jobs. The supervisor applies it
+ * inside a single transaction, so a busy queue costs one rewrite of jobs.json for many results
+ * and claims together.
+ *
+ * A claim names its supervisor and the worker that runs it; worker 0 means "claimed, waiting at
+ * its supervisor for a worker, not started". Other supervisors read that: nothing starts behind
+ * a job that waits to start elsewhere.
  */
 import { claimJob, finishJob, pickDue, recoverJob, releaseJob, type Job, type Owner, type RunResult } from './job.ts';
 
-export interface Finished {
+/** The worker number of a claim that waits at its supervisor and has not started. */
+export const WAITING = 0;
+
+/**
+ * A claim waiting elsewhere stops holding others back after this long: a live supervisor starts
+ * it or hands it back within a tenth of a second and records that in its next commit; one that
+ * is stopped (SIGSTOP) or cannot write must not halt every other supervisor.
+ */
+export const WAIT_FOR_OTHERS_MS = 2_000;
+
+export type SupervisorId = Pick<Owner, 'pid' | 'started' | 'host'>;
+
+/** A claim of this supervisor, as the turn that made it left it in jobs.json. */
+export interface Claim {
   id: string;
   owner: Owner;
+  started_at: string;
+}
+
+export interface Finished extends Claim {
   result: RunResult;
   /** Cut short by a forced stop: not a failure of the command, and not a crash. */
   interrupted: boolean;
@@ -25,10 +47,15 @@ export interface Turn {
   finished: Finished[];
   /** Runs cut short by a crash (their worker or supervisor died): these count towards the poison-pill limit. */
   interrupted: Interrupted[];
-  /** Claims whose worker went away before the job was sent to it. */
-  released: { id: string; owner: Owner }[];
-  /** One owner per idle worker; empty while draining. */
-  idle: Owner[];
+  /** Claims handed back unstarted: their worker went away, a drain, or no worker came free in time. */
+  released: Claim[];
+  /** Waiting claims that have since been sent to this worker. */
+  placed: (Claim & { worker: number })[];
+  self: SupervisorId;
+  /** Free workers, each to get one claim now; empty while draining. */
+  workers: number[];
+  /** How many more jobs to claim to wait at the supervisor (worker 0). */
+  waiting: number;
   backoffBase: number;
 }
 
@@ -38,44 +65,71 @@ export type Event =
   | { kind: 'released'; job: Job }
   | { kind: 'ignored'; id: string; reason: string };
 
-export function sameOwner(a: Owner | null, b: Owner | null): boolean {
+export function sameSupervisor(a: SupervisorId | null, b: SupervisorId | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.pid === b.pid && a.started === b.started && a.host === b.host && a.worker === b.worker;
+  return a.pid === b.pid && a.started === b.started && a.host === b.host;
+}
+
+/**
+ * Whether jobs.json still gives this claim to its supervisor. The claim is its supervisor and
+ * the instant it was made; the worker number is left out, since a waiting claim gets its worker
+ * only when it starts.
+ */
+export function holdsClaim(job: Job, owner: SupervisorId | null, startedAt: string | null): boolean {
+  return job.state === 'processing' && sameSupervisor(job.owner, owner) && job.started_at === startedAt;
+}
+
+/** A job claimed by another supervisor that waits there to start (and not for too long). */
+export function waitingElsewhere(self: SupervisorId, now: Date): (job: Job) => boolean {
+  return (job) =>
+    job.state === 'processing' &&
+    job.owner?.worker === WAITING &&
+    !sameSupervisor(job.owner, self) &&
+    now.getTime() - Date.parse(job.started_at ?? '') < WAIT_FOR_OTHERS_MS;
 }
 
 export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; claimed: Job[]; events: Event[] } {
   const byId = new Map(jobs.map((job, index) => [job.id, index]));
   const next = [...jobs];
   const events: Event[] = [];
-  const update = (id: string, owner: Owner | null, change: (job: Job) => Event) => {
+  const update = (id: string, owner: Owner | null, startedAt: string | null, change: (job: Job) => Extract<Event, { job: Job }>) => {
     const index = byId.get(id);
     const job = index === undefined ? undefined : next[index];
     if (index === undefined || !job) return events.push({ kind: 'ignored', id, reason: 'it is no longer in jobs.json' });
-    if (job.state !== 'processing' || !sameOwner(job.owner, owner)) {
+    if (job.state !== 'processing' || !sameSupervisor(job.owner, owner)) {
       return events.push({ kind: 'ignored', id, reason: `it is now ${job.state}${job.owner ? ` under supervisor ${job.owner.pid}` : ''}` });
     }
+    if (job.started_at !== startedAt) return events.push({ kind: 'ignored', id, reason: 'it was claimed again' });
     const event = change(job);
-    if (event.kind !== 'ignored') next[index] = event.job;
+    next[index] = event.job;
     events.push(event);
   };
 
-  for (const { id, owner, result, interrupted } of turn.finished) {
-    update(id, owner, (job) =>
+  for (const { id, owner, started_at, result, interrupted } of turn.finished) {
+    update(id, owner, started_at, (job) =>
       interrupted
         ? { kind: 'recovered', job: recoverJob(job, result.error ?? 'forced stop', now, 'forced'), reason: result.error ?? 'forced stop' }
         : { kind: 'recorded', job: finishJob(job, result, turn.backoffBase, now) },
     );
   }
   for (const { id, owner, started_at, reason } of turn.interrupted) {
-    update(id, owner, (job) =>
-      job.started_at === started_at ? { kind: 'recovered', job: recoverJob(job, reason, now, 'crash'), reason } : { kind: 'ignored', id, reason: 'it was claimed again' },
-    );
+    update(id, owner, started_at, (job) => ({ kind: 'recovered', job: recoverJob(job, reason, now, 'crash'), reason }));
   }
-  for (const { id, owner } of turn.released) {
-    update(id, owner, (job) => ({ kind: 'released', job: releaseJob(job, now) }));
+  for (const { id, owner, started_at } of turn.released) {
+    update(id, owner, started_at, (job) => ({ kind: 'released', job: releaseJob(job, now) }));
+  }
+  // A start is a fact for the others to see; if the claim has moved on (it finished in this very
+  // turn, or was cancelled), there is nothing to note.
+  for (const { id, owner, started_at, worker } of turn.placed) {
+    const index = byId.get(id);
+    const job = index === undefined ? undefined : next[index];
+    if (index !== undefined && job && holdsClaim(job, owner, started_at)) next[index] = { ...job, owner: { ...(job.owner as Owner), worker } };
   }
 
-  const claimed = pickDue(next, now, turn.idle.length).map((job, slot) => claimJob(job, turn.idle[slot] as Owner, now));
+  const limit = turn.workers.length + turn.waiting;
+  const claimed = pickDue(next, now, limit, waitingElsewhere(turn.self, now)).map((job, i) =>
+    claimJob(job, { ...turn.self, worker: turn.workers[i] ?? WAITING }, now),
+  );
   for (const job of claimed) next[byId.get(job.id) as number] = job;
   return { jobs: next, claimed, events };
 }

@@ -136,10 +136,19 @@ export function byPriority(jobs: readonly Job[]): Job[] {
     .map(({ job }) => job);
 }
 
-/** The jobs a supervisor should start next, at most `limit` of them. */
-export function pickDue(jobs: readonly Job[], now: Date, limit: number): Job[] {
+/**
+ * The jobs a supervisor should start next, at most `limit` of them: the due jobs in start order,
+ * up to the first one that is `held` (claimed by someone else and not started yet). Nothing may
+ * start behind a job that waits to start elsewhere.
+ */
+export function pickDue(jobs: readonly Job[], now: Date, limit: number, held: (job: Job) => boolean = () => false): Job[] {
   if (limit <= 0) return [];
-  return byPriority(jobs.filter((job) => isDue(job, now))).slice(0, limit);
+  const picked: Job[] = [];
+  for (const job of byPriority(jobs.filter((job) => isDue(job, now) || held(job)))) {
+    if (picked.length >= limit || held(job)) break;
+    picked.push(job);
+  }
+  return picked;
 }
 
 /** The earliest time a waiting job becomes due, if any is waiting. */

@@ -136,25 +136,22 @@ function earlierLogs(logs: string): string {
 }
 
 /**
- * Ends the log of a crashed run with a line that says so and why. The run is the job's current
- * claim: if its worker never got as far as writing a start marker, one is written too, so that
- * the log has one section per run, as `show` has one row. Nothing is written if that run already
+ * Ends the log of a crashed run with a line that says so and why; the run is the job's current
+ * claim. A run writes its start marker before it spawns anything, so a claim with no start marker
+ * never ran: nothing is written, and `false` says so. Nothing is written either if the run already
  * has an end (a second supervisor recovering the same run, or a retried commit).
  */
-export function logInterruption(home: Home, job: Job, why: string, now: Date): void {
-  if (!job.started_at) return;
-  const file = logFile(home, job.id);
+export function logInterruption(home: Home, job: Job, why: string, now: Date): boolean {
+  if (!job.started_at) return false;
   const text = readLog(home, job.id) ?? '';
   const last = parseLog(text, job.created_at).at(-1);
-  const thisRun = last !== undefined && last.started_at >= job.started_at;
-  if (thisRun && last.end !== null) return;
-  const attempt = job.attempts + 1;
-  const started = thisRun ? last.started_at : job.started_at;
-  let lines = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
-  if (!thisRun) lines += startMarker(attempt, new Date(started), job.command);
-  lines += interruptedMarker(attempt, now, why, now.getTime() - Date.parse(started));
+  if (last === undefined || last.started_at < job.started_at) return false;
+  if (last.end !== null) return true;
+  const file = logFile(home, job.id);
+  const lines = `${text.length > 0 && !text.endsWith('\n') ? '\n' : ''}${interruptedMarker(job.attempts + 1, now, why, now.getTime() - Date.parse(last.started_at))}`;
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   fs.appendFileSync(file, lines, { mode: 0o600 });
+  return true;
 }
 
 /** Removes these jobs' logs, with the logs of earlier jobs that had the same ids. */

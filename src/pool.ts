@@ -1,7 +1,8 @@
 /**
  * The supervisor's worker slots: forks cluster workers, waits for their `ready`, tracks the job
- * each one runs, and replaces a worker that dies. Slot numbers (1..N) are what users see: a
- * replacement takes over its predecessor's number.
+ * each one runs (one at a time: jobs that wait, wait at the supervisor, in start order), and
+ * replaces a worker that dies. Slot numbers (1..N) are what users see: a replacement takes over
+ * its predecessor's number.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +12,13 @@ import type { RunRequest } from './runner.ts';
 
 export interface Assignment {
   id: string;
+  /** The claim as jobs.json holds it (worker 0 if it waited at the supervisor first). */
   owner: Owner;
   started_at: string;
   pid: number | null;
-  /** When the worker reported it started (epoch ms), or null while it waits in the worker's queue. */
-  runningSince: number | null;
-  /** Told to drop or stop it: jobs.json no longer gives it to this worker. */
+  /** When it was sent to the worker (epoch ms). */
+  sentAt: number;
+  /** Told to stop it: jobs.json no longer gives it to this supervisor. */
   revoked?: boolean;
 }
 
@@ -24,18 +26,16 @@ export interface Slot {
   index: number;
   worker: Worker | null;
   ready: boolean;
-  /** The job it runs first, then at most one queued behind it. */
-  jobs: Assignment[];
+  /** The job it runs, if any. */
+  job: Assignment | null;
 }
 
 export interface PoolEvents {
   ready(slot: Slot): void;
   started(slot: Slot, job: Assignment): void;
   finished(slot: Slot, job: Assignment, message: Extract<FromWorker, { type: 'finished' }>): void;
-  /** Queued jobs the worker handed back without starting them. */
-  released(slot: Slot, jobs: Assignment[]): void;
-  /** The worker died: `running` is what it may have started, `queued` what it had not. */
-  died(slot: Slot, running: Assignment | null, queued: Assignment[], how: string): void;
+  /** The worker died: `running` is the job it may have started. */
+  died(slot: Slot, running: Assignment | null, how: string): void;
 }
 
 /** Five deaths within this window mean something is broken: replacements slow down. */
@@ -54,7 +54,7 @@ export class Pool {
   private closing = false;
 
   constructor(count: number, private readonly events: PoolEvents) {
-    this.slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, worker: null, ready: false, jobs: [] }));
+    this.slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, worker: null, ready: false, job: null }));
     const { exec, execArgv } = workerEntry();
     cluster.setupPrimary({ exec, execArgv, args: [] });
   }
@@ -63,27 +63,19 @@ export class Pool {
     for (const slot of this.slots) this.fork(slot);
   }
 
-  /**
-   * One entry per job the workers can take now: `depth` per ready worker, less what it holds. A
-   * worker whose running job has outlasted `longMs` takes nothing more: it would hand it back.
-   */
-  openings(depth: number, longMs: number, now: number): Slot[] {
-    return this.slots.flatMap((slot) => {
-      if (!slot.worker || !slot.ready) return [];
-      const since = slot.jobs[0]?.runningSince;
-      const room = (since != null && now - since >= longMs ? 1 : depth) - slot.jobs.length;
-      return Array<Slot>(Math.max(0, room)).fill(slot);
-    });
+  /** Ready workers without a job. */
+  free(): Slot[] {
+    return this.slots.filter((slot) => slot.worker && slot.ready && !slot.job);
   }
 
   busy(): Slot[] {
-    return this.slots.filter((slot) => slot.jobs.length > 0);
+    return this.slots.filter((slot) => slot.job);
   }
 
   /** Sends a claimed job to its slot; false if the slot's worker is no longer there to take it. */
   assign(slot: Slot, job: Assignment, request: RunRequest): boolean {
-    if (!slot.worker || !slot.ready || !slot.worker.isConnected()) return false;
-    slot.jobs.push(job);
+    if (slot.job || !slot.worker || !slot.ready || !slot.worker.isConnected()) return false;
+    slot.job = job;
     this.send(slot, { type: 'run', request });
     return true;
   }
@@ -110,30 +102,24 @@ export class Pool {
         slot.ready = true;
         this.events.ready(slot);
       } else if (message.type === 'started') {
-        const job = slot.jobs.find((candidate) => candidate.id === message.id);
-        if (!job) return;
+        const job = slot.job;
+        if (job?.id !== message.id) return;
         job.pid = message.pid;
-        job.runningSince = Date.now();
         this.events.started(slot, job);
       } else if (message.type === 'finished') {
-        const job = slot.jobs.find((candidate) => candidate.id === message.id);
-        if (!job) return;
-        slot.jobs = slot.jobs.filter((candidate) => candidate !== job);
+        const job = slot.job;
+        if (job?.id !== message.id) return;
+        slot.job = null;
         this.events.finished(slot, job, message);
-      } else if (message.type === 'released') {
-        const handed = slot.jobs.filter((candidate) => message.ids.includes(candidate.id));
-        slot.jobs = slot.jobs.filter((candidate) => !handed.includes(candidate));
-        if (handed.length > 0) this.events.released(slot, handed);
       }
     });
     worker.on('exit', (code, signal) => {
       if (slot.worker !== worker) return;
-      // The worker runs its jobs in order: only the first can have started.
-      const [running = null, ...queued] = slot.jobs;
+      const running = slot.job;
       slot.worker = null;
       slot.ready = false;
-      slot.jobs = [];
-      this.events.died(slot, running, queued, signal ? `killed by ${signal}` : `exited with code ${code}`);
+      slot.job = null;
+      this.events.died(slot, running, signal ? `killed by ${signal}` : `exited with code ${code}`);
       if (!this.closing) this.replace(slot);
     });
   }

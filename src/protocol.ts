@@ -8,11 +8,9 @@ export type ToWorker =
   | { type: 'stop'; id: string }
   /** SIGKILL the job's group at once. */
   | { type: 'kill'; id: string }
-  /** Hand back the jobs queued behind the running one (a drain). */
-  | { type: 'release' }
   /**
-   * The job is no longer ours (cancelled, or changed by hand): drop it if still queued, stop it
-   * (SIGTERM, SIGKILL after the grace period) if it runs; `why` ends its log.
+   * The job is no longer ours (cancelled, or changed by hand): stop it (SIGTERM, SIGKILL after
+   * the grace period); `why` ends its log. Its result will not be recorded.
    */
   | { type: 'revoke'; id: string; why: string };
 
@@ -20,6 +18,4 @@ export type FromWorker =
   /** Sent once the worker listens: anything sent before that would be dropped. */
   | { type: 'ready' }
   | { type: 'started'; id: string; pid: number | null }
-  | { type: 'finished'; id: string; result: RunResult; interrupted: boolean }
-  /** Queued jobs handed back unstarted: on request, or because the running job is long. */
-  | { type: 'released'; ids: string[] };
+  | { type: 'finished'; id: string; result: RunResult; interrupted: boolean };

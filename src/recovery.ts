@@ -6,7 +6,7 @@
  * survives a reparenting and even a `setsid` in the job. Leftovers of a dead supervisor's run
  * get SIGTERM, then SIGKILL after a grace period: nobody can record their result any more.
  */
-import { sameOwner, type Interrupted } from './dispatch.ts';
+import { holdsClaim, type Interrupted } from './dispatch.ts';
 import type { Home } from './home.ts';
 import type { Job, Owner } from './job.ts';
 import { logInterruption } from './joblog.ts';
@@ -94,17 +94,22 @@ export class OrphanWatch {
 
 /**
  * Ends the logs of crashed runs that are about to be recovered, before the commit that lets the
- * job run again, so that the line cannot land after a new run's start. A log that cannot be
- * written does not hold up the recovery: it is said once in the supervisor's log.
+ * job run again, so that the line cannot land after a new run's start. Returns the ids of claims
+ * whose run never started (a claim waiting at its supervisor, a worker that died before it
+ * spawned): they go back to pending as a hand-back, with no run in their history and no crash
+ * counted. A log that cannot be read or written does not hold up the recovery: it is said once in
+ * the supervisor's log, and the run counts as started.
  */
-export function logCrashes(home: Home, jobs: readonly Job[], crashed: readonly Interrupted[], now: Date, log: (line: string) => void): void {
+export function logCrashes(home: Home, jobs: readonly Job[], crashed: readonly Interrupted[], now: Date, log: (line: string) => void): Set<string> {
+  const neverStarted = new Set<string>();
   for (const { id, owner, started_at, reason } of crashed) {
     const job = jobs.find((candidate) => candidate.id === id);
-    if (!job || job.state !== 'processing' || !sameOwner(job.owner, owner) || job.started_at !== started_at) continue;
+    if (!job || !owner || !holdsClaim(job, owner, started_at)) continue;
     try {
-      logInterruption(home, job, reason, now);
+      if (!logInterruption(home, job, reason, now)) neverStarted.add(id);
     } catch (error) {
       log(`job ${id}: cannot note the interruption in its log: ${(error as Error).message}`);
     }
   }
+  return neverStarted;
 }

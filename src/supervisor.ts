@@ -1,21 +1,23 @@
 /**
  * `worker start`: the cluster primary. It alone talks to the store: each turn records finished
- * runs, takes back interrupted claims and claims due jobs for idle workers in one transaction,
- * then sends the claimed jobs to their workers. It wakes when jobs.json changes (a directory
- * watch), when a worker reports, when the next scheduled job falls due, and on a slow poll.
+ * runs, takes back interrupted claims and claims due jobs for free workers in one transaction,
+ * then sends the claimed jobs to their workers. While runs are short it claims a few more, which
+ * wait here (see backlog.ts) for the next worker to come free. It wakes when jobs.json changes
+ * (a directory watch), when a worker reports, when the next scheduled job falls due, and on a
+ * slow poll.
  */
 import fs from 'node:fs';
+import { Backlog, type Waiting } from './backlog.ts';
 import type { Config } from './config.ts';
-import { sameOwner, takeTurn, type Finished, type Interrupted, type Turn } from './dispatch.ts';
+import { holdsClaim, takeTurn, waitingElsewhere, WAITING, type Claim, type Finished, type Interrupted, type Turn } from './dispatch.ts';
 import { parseDuration } from './duration.ts';
 import { QueueError } from './error.ts';
 import { failpoint } from './failpoint.ts';
 import { ioError } from './atomic.ts';
 import { ensureHome } from './home.ts';
 import { logFile } from './joblog.ts';
-import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
+import { nextDueTime, pickDue, type Job, type Owner } from './job.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
-import { HAND_BACK_AFTER_MS } from './worker.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
 import { registerSupervisor, removeStale, unregisterSupervisor, type Phase, type SupervisorRecord } from './registry.ts';
@@ -23,13 +25,19 @@ import { readConfig, readJobs, transact, type StoreContext } from './store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
 
 /**
- * At most this many jobs wait queued at a worker behind the running one, while runs are short.
- * Measured on 1,000 `true` jobs with 4 workers (bare spawn loop: 1.3 s): 3 queued drained them in
- * 4.1 s, 6 in 3.5 s, 10 in 3.0 s; each commit claims more, and there are fewer commits.
+ * While runs are short, at most this many jobs per worker wait claimed at the supervisor. Measured
+ * on 1,000 `true` jobs with 4 workers (bare spawn loop: 1.3 s): 3 drained them in 4.1 s, 6 in
+ * 3.5 s, 10 in 3.0 s; each commit claims more, and there are fewer commits.
  */
-const MAX_QUEUED = 16;
+const MAX_WAITING = 16;
 
-/** How long a turn may wait to record more results in one commit while every worker has work queued. */
+/**
+ * Claimed jobs wait for a worker at most about this long: when every worker has been busy for
+ * longer, they are handed back for another supervisor's workers to take.
+ */
+export const HAND_BACK_AFTER_MS = 100;
+
+/** How long a turn may wait to record more results in one commit while every worker has its next job waiting. */
 const BATCH_MS = 10;
 
 /** The slow safety poll; also how often dead supervisors' jobs are looked for. */
@@ -50,13 +58,19 @@ export class Supervisor {
   private signals = 0;
   private finished: Finished[] = [];
   private interrupted: Interrupted[] = [];
-  private released: { id: string; owner: Owner; quiet: boolean }[] = [];
+  private released: (Claim & { quiet: boolean })[] = [];
+  /** Waiting claims sent to a worker since the last commit: the next one records where. */
+  private placed: Turn['placed'] = [];
+  private readonly backlog = new Backlog();
+  /** Free workers a turn under way is claiming for: jobs from the backlog go elsewhere meanwhile. */
+  private reserved = new Set<Slot>();
   private ticking = false;
   private again = false;
   private lastError = '';
   private timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
+  private handBackTimer: NodeJS.Timeout | null = null;
   private watcher: fs.FSWatcher | null = null;
   private done: (code: number) => void = () => {};
   private stopping = false;
@@ -67,36 +81,46 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.pool = new Pool(options.count, {
-      ready: () => this.wake(),
+      ready: () => {
+        this.fill();
+        this.wake();
+      },
       started: (slot, job) => this.log(`job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
       finished: (_slot, job, message) => {
-        this.finished.push({ id: job.id, owner: job.owner, result: message.result, interrupted: message.interrupted });
+        this.finished.push({ id: job.id, owner: job.owner, started_at: job.started_at, result: message.result, interrupted: message.interrupted });
         const took = Date.parse(message.result.finished_at) - Date.parse(message.result.started_at);
         this.typicalRunMs = this.typicalRunMs === null ? took : 0.8 * this.typicalRunMs + 0.2 * took;
+        this.fill();
         this.wake();
       },
-      released: (_slot, jobs) => {
-        // A routine hand-back from a worker whose running job turned out long: not worth a log line.
-        this.released.push(...jobs.map((job) => ({ id: job.id, owner: job.owner, quiet: true })));
-        this.wake();
-      },
-      died: (slot, running, queued, how) => {
-        this.released.push(...queued.map((job) => ({ id: job.id, owner: job.owner, quiet: false })));
-        this.workerDied(slot, running, how);
-      },
+      died: (slot, running, how) => this.workerDied(slot, running, how),
     });
   }
 
   /**
-   * How many jobs a worker may hold. While runs are short (shorter than one of our commits, with
-   * its two fsyncs), a few wait queued behind the running one, so that they follow each other
-   * without waiting for this process's next write; long runs get one at a time.
+   * How many jobs each worker accounts for: the one it runs, and while runs are short (shorter
+   * than one of our commits, with its two fsyncs) a few more waiting here, so that they follow
+   * each other without waiting for this process's next write. Long runs get one at a time.
    */
   private depth(): number {
     const typical = this.typicalRunMs;
     if (typical === null || typical >= HAND_BACK_AFTER_MS / 2) return 1;
-    // Enough queued to keep the worker busy for about as long as a queued job may wait.
-    return 1 + Math.min(MAX_QUEUED, Math.ceil(HAND_BACK_AFTER_MS / Math.max(typical, 1)));
+    // Enough waiting to keep the worker busy for about as long as a job may wait.
+    return 1 + Math.min(MAX_WAITING, Math.ceil(HAND_BACK_AFTER_MS / Math.max(typical, 1)));
+  }
+
+  /**
+   * How many more jobs to claim: `depth` per ready worker, less what is held (running or waiting).
+   * A worker whose run has outlasted the hand-back time counts for its own job only.
+   */
+  private openings(now: number): number {
+    const depth = this.depth();
+    const room = this.pool.slots.reduce((sum, slot) => sum + (!slot.worker || !slot.ready ? 0 : this.isLong(slot, now) ? 1 : depth), 0);
+    return Math.max(0, room - this.pool.busy().length - this.backlog.length);
+  }
+
+  private isLong(slot: Slot, now: number): boolean {
+    return slot.job !== null && now - slot.job.sentAt >= HAND_BACK_AFTER_MS;
   }
 
   private get ctx(): StoreContext {
@@ -136,19 +160,16 @@ export class Supervisor {
     this.pool.stopReplacing();
     if (this.signals === 1) {
       this.setPhase('draining');
-      for (const slot of this.pool.busy()) this.pool.send(slot, { type: 'release' });
+      this.handBack();
       const busy = this.pool.busy().length;
       this.log(`${signal}: draining, no new jobs will start; waiting for ${busy} running job${busy === 1 ? '' : 's'} (signal again to force)`);
     } else if (this.signals === 2) {
       this.setPhase('forcing');
       this.log(`${signal}: forcing: running jobs get SIGTERM, then SIGKILL, and go back to pending`);
-      for (const slot of this.pool.busy()) {
-        this.pool.send(slot, { type: 'release' });
-        if (slot.jobs[0]) this.pool.send(slot, { type: 'stop', id: slot.jobs[0].id });
-      }
+      for (const slot of this.pool.busy()) if (slot.job) this.pool.send(slot, { type: 'stop', id: slot.job.id });
     } else {
       this.log(`${signal}: killing running jobs now`);
-      for (const slot of this.pool.busy()) if (slot.jobs[0]) this.pool.send(slot, { type: 'kill', id: slot.jobs[0].id });
+      for (const slot of this.pool.busy()) if (slot.job) this.pool.send(slot, { type: 'kill', id: slot.job.id });
     }
     this.wake();
   }
@@ -189,11 +210,48 @@ export class Supervisor {
 
   /**
    * A turn may wait a moment to take more results into the same commit while no worker can run
-   * dry meanwhile: each has a job queued behind the one it runs. Nothing else is waiting for it.
+   * dry meanwhile: each is busy, and a job waits here for each. Nothing else is waiting for it.
    */
   private canBatch(): boolean {
     if (this.phase !== 'running' || this.interrupted.length > 0 || this.released.length > 0) return false;
-    return this.pool.slots.every((slot) => slot.ready && slot.jobs.length >= 2);
+    return this.pool.slots.every((slot) => slot.ready && slot.job) && this.backlog.length >= this.pool.slots.length && !this.backlog.blocked();
+  }
+
+  /** Sends waiting jobs, in start order, to the free workers. */
+  private fill(): void {
+    if (this.phase !== 'running' || this.stopping) return;
+    for (const slot of this.pool.free()) {
+      if (this.reserved.has(slot)) continue;
+      const next = this.backlog.next();
+      if (!next) break;
+      const { job } = next;
+      const owner = job.owner as Owner;
+      if (this.send(slot, job, next.config)) this.placed.push({ id: job.id, owner, started_at: job.started_at as string, worker: slot.index });
+    }
+    this.armHandBack();
+  }
+
+  /**
+   * Jobs wait here only while a worker is about to come free. Once every worker has been busy for
+   * the hand-back time, they go back to pending, for any supervisor's free worker to take.
+   */
+  private armHandBack(): void {
+    if (this.handBackTimer) clearTimeout(this.handBackTimer);
+    this.handBackTimer = null;
+    if (this.backlog.length === 0 || this.phase !== 'running' || this.pool.free().length > 0) return;
+    const latest = Math.max(0, ...this.pool.busy().map((slot) => (slot.job as Assignment).sentAt));
+    this.handBackTimer = setTimeout(() => {
+      this.handBackTimer = null;
+      const now = Date.now();
+      if (this.pool.free().length > 0 || !this.pool.busy().every((slot) => this.isLong(slot, now))) return this.armHandBack();
+      this.handBack();
+      this.wake();
+    }, Math.max(0, latest + HAND_BACK_AFTER_MS - Date.now()) + 1);
+  }
+
+  /** Every waiting job goes back to pending (in the next turn), without a log line: it is routine. */
+  private handBack(): void {
+    for (const { job } of this.backlog.takeAll()) this.released.push({ id: job.id, owner: job.owner as Owner, started_at: job.started_at as string, quiet: true });
   }
 
   private tick(): void {
@@ -217,10 +275,6 @@ export class Supervisor {
     })();
   }
 
-  private ownerOf(slot: Slot): Owner {
-    return { pid: this.self.pid, started: this.self.started, host: this.self.host, worker: slot.index };
-  }
-
   private snapshot(): Job[] | null {
     try {
       return readJobs(this.ctx).jobs;
@@ -231,17 +285,37 @@ export class Supervisor {
   }
 
   private async turn(): Promise<void> {
-    let jobs = this.snapshot();
+    const jobs = this.snapshot();
     if (jobs === null) return;
-    this.revokeLost(jobs);
-    this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
-    const idle = this.phase === 'running' ? this.pool.openings(this.depth(), HAND_BACK_AFTER_MS, Date.now()) : [];
-    const work = this.finished.length + this.interrupted.length + this.released.length;
     const now = this.ctx.now();
-    if (work === 0 && !(idle.length > 0 && jobs.some((job) => isDue(job, now)))) return this.scheduleDue(jobs);
+    const elsewhere = waitingElsewhere(this.self, now);
+    this.revokeLost(jobs);
+    this.backlog.reorder(jobs, elsewhere);
+    this.fill();
+    this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
+    const running = this.phase === 'running';
+    const workers = running ? this.pool.free() : [];
+    const waiting = running ? Math.max(0, this.openings(Date.now()) - workers.length) : 0;
+    const work = this.finished.length + this.interrupted.length + this.released.length + this.placed.length;
+    if (work === 0 && !(workers.length + waiting > 0 && pickDue(jobs, now, 1, elsewhere).length > 0)) return this.scheduleDue(jobs);
 
-    logCrashes(this.ctx.home, jobs, this.interrupted, this.ctx.now(), (line) => this.log(line));
-    const turn: Turn = { finished: [...this.finished], interrupted: [...this.interrupted], released: [...this.released], idle: idle.map((slot) => this.ownerOf(slot)), backoffBase: 0 };
+    const neverStarted = logCrashes(this.ctx.home, jobs, this.interrupted, now, (line) => this.log(line));
+    for (const crashed of this.interrupted.filter((item) => neverStarted.has(item.id))) {
+      this.log(`job ${crashed.id}: ${crashed.reason} before its run started; back to pending`);
+      this.released.push({ id: crashed.id, owner: crashed.owner as Owner, started_at: crashed.started_at as string, quiet: true });
+    }
+    this.interrupted = this.interrupted.filter((item) => !neverStarted.has(item.id));
+    const turn: Turn = {
+      finished: [...this.finished],
+      interrupted: [...this.interrupted],
+      released: [...this.released],
+      placed: [...this.placed],
+      self: this.self,
+      workers: workers.map((slot) => slot.index),
+      waiting,
+      backoffBase: 0,
+    };
+    for (const slot of workers) this.reserved.add(slot);
     let outcome;
     let config: Config;
     try {
@@ -252,43 +326,64 @@ export class Supervisor {
         return result;
       });
     } catch (error) {
+      this.reserved.clear();
+      this.fill();
       return this.report(error);
     }
     failpoint('after-turn-commit');
     this.lastError = '';
+    this.reserved.clear();
     this.finished.splice(0, turn.finished.length);
     this.interrupted.splice(0, turn.interrupted.length);
+    this.placed.splice(0, turn.placed.length);
     const quiet = new Set(this.released.slice(0, turn.released.length).filter((item) => item.quiet).map((item) => item.id));
     this.released.splice(0, turn.released.length);
     for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.ctx.now()));
-    for (const job of outcome.claimed) this.dispatch(job, config!);
-    jobs = outcome.jobs;
-    this.scheduleDue(jobs);
+    const later: Waiting[] = [];
+    for (const job of outcome.claimed) {
+      const worker = (job.owner as Owner).worker;
+      if (worker === WAITING) later.push({ job, config: config! });
+      else this.send(this.pool.slots[worker - 1] as Slot, job, config!);
+    }
+    this.backlog.add(later);
+    // A drain that began while this turn was committing takes back what would only wait.
+    if (this.phase !== 'running') this.handBack();
+    this.backlog.reorder(outcome.jobs, waitingElsewhere(this.self, this.ctx.now()));
+    this.fill();
+    this.scheduleDue(outcome.jobs);
   }
 
   /**
-   * A job our workers hold that jobs.json no longer gives them (cancelled, or edited by hand) must
-   * not run on: a queued one is dropped, a running one stopped. Its result will not be recorded.
+   * A job we hold that jobs.json no longer gives us (cancelled, or edited by hand) must not run on:
+   * a waiting one is dropped, a running one stopped. Its result will not be recorded.
    */
   private revokeLost(jobs: readonly Job[]): void {
     const byId = new Map(jobs.map((job) => [job.id, job]));
+    const lost = (id: string, owner: Owner | null, startedAt: string | null): string | null => {
+      const job = byId.get(id);
+      if (job && holdsClaim(job, owner, startedAt)) return null;
+      return job ? `is now ${job.state}` : 'is no longer in jobs.json';
+    };
     for (const slot of this.pool.busy()) {
-      for (const held of slot.jobs) {
-        if (held.revoked) continue;
-        const job = byId.get(held.id);
-        if (job && job.state === 'processing' && sameOwner(job.owner, held.owner) && job.started_at === held.started_at) continue;
-        held.revoked = true;
-        const what = job ? `is now ${job.state}` : 'is no longer in jobs.json';
-        this.log(`job ${held.id} ${what}: ${held.runningSince === null ? 'dropped from' : 'stopping its run on'} worker ${slot.index}`);
-        const why = job?.state === 'cancelled' ? 'cancelled' : `the job ${what}`;
-        this.pool.send(slot, { type: 'revoke', id: held.id, why });
-      }
+      const held = slot.job as Assignment;
+      const what = held.revoked ? null : lost(held.id, held.owner, held.started_at);
+      if (!what) continue;
+      held.revoked = true;
+      this.log(`job ${held.id} ${what}: stopping its run on worker ${slot.index}`);
+      const why = byId.get(held.id)?.state === 'cancelled' ? 'cancelled' : `the job ${what}`;
+      this.pool.send(slot, { type: 'revoke', id: held.id, why });
+    }
+    for (const job of this.backlog.jobs()) {
+      const what = lost(job.id, job.owner, job.started_at);
+      if (!what) continue;
+      this.backlog.remove(job.id);
+      this.log(`job ${job.id} ${what}: dropped before it started`);
     }
   }
 
-  private dispatch(job: Job, config: Config): void {
+  /** Sends a claimed job to its worker; if the worker has gone, the claim is handed back. */
+  private send(slot: Slot, job: Job, config: Config): boolean {
     const owner = job.owner as Owner;
-    const slot = this.pool.slots[owner.worker - 1] as Slot;
     const startedAt = job.started_at as string;
     const request = {
       id: job.id,
@@ -304,10 +399,10 @@ export class Supervisor {
       env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
       jobEnv: job.env,
     };
-    if (!this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null, runningSince: null }, request)) {
-      this.released.push({ id: job.id, owner, quiet: false });
-      this.again = true;
-    }
+    if (this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null, sentAt: Date.now() }, request)) return true;
+    this.released.push({ id: job.id, owner, started_at: startedAt, quiet: false });
+    this.again = true;
+    return false;
   }
 
   /** Wakes when the earliest scheduled or retrying job falls due. */
@@ -337,6 +432,7 @@ export class Supervisor {
     for (const timer of this.timers) clearInterval(timer);
     if (this.dueTimer) clearTimeout(this.dueTimer);
     if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.handBackTimer) clearTimeout(this.handBackTimer);
     this.watcher?.close();
     await this.pool.close();
     unregisterSupervisor(this.ctx.home, this.self.pid);

@@ -35,7 +35,7 @@ export interface Spec {
 }
 
 export function jobSpec(world: World, id: string, kind: JobKind, random: Rng): Spec {
-  // Mostly tiny jobs, so that supervisors queue a second job at each worker (they do while runs are short).
+  // Mostly tiny jobs, so that supervisors claim jobs ahead, to wait for a free worker (they do while runs are short).
   const roll = random.next();
   const seconds = kind === 'overrun' ? 3 : roll < 0.65 ? random.between(0, 0.01) : roll < 0.93 ? random.between(0.02, 0.3) : random.between(0.5, 2);
   const body =
