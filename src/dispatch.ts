@@ -41,6 +41,8 @@ export interface Interrupted {
   owner: Owner | null;
   started_at: string | null;
   reason: string;
+  /** Its supervisor is gone (not only its worker): a claim that never started there counts nothing. */
+  orphan: boolean;
 }
 
 export interface Turn {

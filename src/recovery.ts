@@ -74,7 +74,7 @@ export class OrphanWatch {
       const reason = job.owner ? `supervisor ${job.owner.pid} is gone` : 'it was processing without an owner';
       const left = job.owner && job.started_at ? runProcesses(job.id, job.owner, job.started_at) : [];
       if (left.length === 0) {
-        ready.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason });
+        ready.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason, orphan: true });
         continue;
       }
       const mark = this.signalled.get(key);
@@ -95,10 +95,9 @@ export class OrphanWatch {
 /**
  * Ends the logs of crashed runs that are about to be recovered, before the commit that lets the
  * job run again, so that the line cannot land after a new run's start. Returns the ids of claims
- * whose run never started (a claim waiting at its supervisor, a worker that died before it
- * spawned): they go back to pending as a hand-back, with no run in their history and no crash
- * counted. A log that cannot be read or written does not hold up the recovery: it is said once in
- * the supervisor's log, and the run counts as started.
+ * whose run never started (no start marker: a claim waiting at its supervisor, a worker that died
+ * before it spawned). A log that cannot be read or written does not hold up the recovery: it is
+ * said once in the supervisor's log, and the run counts as started.
  */
 export function logCrashes(home: Home, jobs: readonly Job[], crashed: readonly Interrupted[], now: Date, log: (line: string) => void): Set<string> {
   const neverStarted = new Set<string>();

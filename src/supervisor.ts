@@ -195,7 +195,7 @@ export class Supervisor {
     void killRun(job.id, job.owner, job.started_at, job.pid).then((gone) => {
       this.killing--;
       if (!gone) this.log(`job ${job.id}: its processes would not die; it stays processing until they do`);
-      else this.interrupted.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason: `worker ${slot.index} ${how}` });
+      else this.interrupted.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason: `worker ${slot.index} ${how}`, orphan: false });
       this.wake();
     });
   }
@@ -299,12 +299,14 @@ export class Supervisor {
     const work = this.finished.length + this.interrupted.length + this.released.length + this.placed.length;
     if (work === 0 && !(workers.length + waiting > 0 && pickDue(jobs, now, 1, elsewhere).length > 0)) return this.scheduleDue(jobs);
 
+    // A worker that dies on receiving its job counts as a crash even before the job started (a
+    // poison pill may kill it there); a claim of a dead supervisor that never started is handed back.
     const neverStarted = logCrashes(this.ctx.home, jobs, this.interrupted, now, (line) => this.log(line));
-    for (const crashed of this.interrupted.filter((item) => neverStarted.has(item.id))) {
+    for (const crashed of this.interrupted.filter((item) => item.orphan && neverStarted.has(item.id))) {
       this.log(`job ${crashed.id}: ${crashed.reason} before its run started; back to pending`);
       this.released.push({ id: crashed.id, owner: crashed.owner as Owner, started_at: crashed.started_at as string, quiet: true });
     }
-    this.interrupted = this.interrupted.filter((item) => !neverStarted.has(item.id));
+    this.interrupted = this.interrupted.filter((item) => !(item.orphan && neverStarted.has(item.id)));
     const turn: Turn = {
       finished: [...this.finished],
       interrupted: [...this.interrupted],

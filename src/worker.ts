@@ -12,7 +12,9 @@ import { runJob, type Run, type RunRequest } from './runner.ts';
 
 export function startWorker(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
-  const send = (message: FromWorker) => process.send?.(message);
+  // With its supervisor SIGKILLed the channel is gone: the write fails with EPIPE, which without a
+  // callback is an uncaught 'error' event and a stack trace; the 'disconnect' below ends us anyway.
+  const send = (message: FromWorker) => process.send?.(message, undefined, {}, () => {});
   let current: { id: string; run: Run; forced: boolean } | null = null;
 
   const start = (request: RunRequest) => {
