@@ -4,6 +4,8 @@
  * busy queue costs one rewrite of jobs.json for many results and claims together.
  */
 import { claimJob, finishJob, pickDue, recoverJob, releaseJob, type Job, type Owner, type RunResult } from './job.ts';
+import type { Queues } from './queue.ts';
+import { admitter, endBlocked } from './workflow.ts';
 
 export interface Finished {
   id: string;
@@ -29,12 +31,15 @@ export interface Turn {
   /** One owner per idle worker; empty while draining. */
   idle: Owner[];
   backoffBase: number;
+  /** Queue limits and pauses, as jobs.json has them now. */
+  queues?: Queues;
 }
 
 export type Event =
   | { kind: 'recorded'; job: Job }
   | { kind: 'recovered'; job: Job; reason: string }
   | { kind: 'released'; job: Job }
+  | { kind: 'blocked'; job: Job }
   | { kind: 'ignored'; id: string; reason: string };
 
 export function sameOwner(a: Owner | null, b: Owner | null): boolean {
@@ -72,7 +77,14 @@ export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; cla
     update(id, owner, (job) => ({ kind: 'released', job: releaseJob(job, now) }));
   }
 
-  const claimed = pickDue(next, now, turn.idle.length).map((job, slot) => claimJob(job, turn.idle[slot] as Owner, now));
+  // Results first: a dependency that has just died ends its dependents in this same commit.
+  const settled = endBlocked(next, now);
+  for (const job of settled.ended) {
+    next[byId.get(job.id) as number] = job;
+    events.push({ kind: 'blocked', job });
+  }
+
+  const claimed = pickDue(next, now, turn.idle.length, admitter(turn.queues)).map((job, slot) => claimJob(job, turn.idle[slot] as Owner, now));
   for (const job of claimed) next[byId.get(job.id) as number] = job;
   return { jobs: next, claimed, events };
 }

@@ -41,6 +41,12 @@ export interface Job {
   attempts: number;
   max_retries: number;
   priority: number;
+  /** The queue it runs in (`--queue`); absent in files: `default`. */
+  queue: string;
+  /** Ids of the jobs that must complete before this one starts (`--after`); absent in files: `[]`. */
+  after: string[];
+  /** The schedule whose firing enqueued it; absent in files: null. */
+  schedule: string | null;
   run_at: string;
   timeout: string | null;
   no_retry_on: number[];
@@ -82,7 +88,13 @@ export interface NewJob {
   timeout: string | null;
   no_retry_on: number[];
   env?: Record<string, string>;
+  queue?: string;
+  after?: string[];
+  schedule?: string | null;
 }
+
+/** The queue of a job enqueued without `--queue`. */
+export const DEFAULT_QUEUE = 'default';
 
 export function createJob(spec: NewJob, now: Date): Job {
   const at = now.toISOString();
@@ -93,6 +105,9 @@ export function createJob(spec: NewJob, now: Date): Job {
     attempts: 0,
     max_retries: spec.max_retries,
     priority: spec.priority,
+    queue: spec.queue ?? DEFAULT_QUEUE,
+    after: spec.after ?? [],
+    schedule: spec.schedule ?? null,
     run_at: spec.run_at.toISOString(),
     timeout: spec.timeout,
     no_retry_on: spec.no_retry_on,
@@ -129,10 +144,18 @@ export function byPriority(jobs: readonly Job[]): Job[] {
     .map(({ job }) => job);
 }
 
+/**
+ * Which of the due jobs, in start order, may start now, given every job: it may only remove jobs
+ * (a paused queue, a full queue, a dependency not yet completed), never reorder them.
+ */
+export type Admit = (ordered: readonly Job[], jobs: readonly Job[]) => Job[];
+
+const admitAll: Admit = (ordered) => [...ordered];
+
 /** The jobs a supervisor should start next, at most `limit` of them. */
-export function pickDue(jobs: readonly Job[], now: Date, limit: number): Job[] {
+export function pickDue(jobs: readonly Job[], now: Date, limit: number, admit: Admit = admitAll): Job[] {
   if (limit <= 0) return [];
-  return byPriority(jobs.filter((job) => isDue(job, now))).slice(0, limit);
+  return admit(byPriority(jobs.filter((job) => isDue(job, now))), jobs).slice(0, limit);
 }
 
 /** The earliest time a waiting job becomes due, if any is waiting. */

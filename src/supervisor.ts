@@ -13,7 +13,11 @@ import { failpoint } from './failpoint.ts';
 import { ioError } from './atomic.ts';
 import { ensureHome } from './home.ts';
 import { logFile } from './joblog.ts';
-import { isDue, nextDueTime, type Job, type Owner } from './job.ts';
+import { nextDueTime, pickDue, type Job, type Owner } from './job.ts';
+import type { JobsDocument } from './jobfile.ts';
+import { loadCron } from './cron.ts';
+import { fireSchedules, isScheduleDue, nextFiringTime, type CronRules } from './schedule.ts';
+import { admitter, hasBlocked } from './workflow.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
 import { HAND_BACK_AFTER_MS } from './worker.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
@@ -209,9 +213,9 @@ export class Supervisor {
     return { pid: this.self.pid, started: this.self.started, host: this.self.host, worker: slot.index };
   }
 
-  private snapshot(): Job[] | null {
+  private snapshot(): JobsDocument | null {
     try {
-      return readJobs(this.ctx).jobs;
+      return readJobs(this.ctx);
     } catch (error) {
       this.report(error);
       return null;
@@ -219,24 +223,37 @@ export class Supervisor {
   }
 
   private async turn(): Promise<void> {
-    let jobs = this.snapshot();
-    if (jobs === null) return;
+    const doc = this.snapshot();
+    if (doc === null) return;
+    let jobs = doc.jobs;
     this.revokeLost(jobs);
     this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
     const idle = this.phase === 'running' ? this.pool.openings(this.depth(), HAND_BACK_AFTER_MS, Date.now()) : [];
     const work = this.finished.length + this.interrupted.length + this.released.length;
     const now = this.ctx.now();
-    if (work === 0 && !(idle.length > 0 && jobs.some((job) => isDue(job, now)))) return this.scheduleDue(jobs);
+    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now));
+    const startable = idle.length > 0 && pickDue(jobs, now, 1, admitter(doc.queues)).length > 0;
+    if (work === 0 && !startable && !firing && !hasBlocked(jobs)) return this.scheduleDue(doc);
+    // The cron library is loaded only once a schedule is due; the transaction itself is synchronous.
+    let cron: CronRules | null = null;
+    if (firing) cron = await loadCron();
 
     const turn: Turn = { finished: [...this.finished], interrupted: [...this.interrupted], released: [...this.released], idle: idle.map((slot) => this.ownerOf(slot)), backoffBase: 0 };
     let outcome;
     let config: Config;
     try {
-      outcome = await transact(this.ctx, (doc, settings) => {
+      outcome = await transact(this.ctx, (fresh, settings) => {
         config = settings;
-        const result = takeTurn(doc.jobs, { ...turn, backoffBase: settings.backoff_base }, this.ctx.now());
-        doc.jobs = result.jobs;
-        return result;
+        const at = this.ctx.now();
+        // Firings are decided on the fresh read under the lock, and committed with the schedules they advance.
+        const fired = cron && fresh.schedules ? fireSchedules(fresh.schedules, fresh.jobs, cron, at) : null;
+        if (fired) {
+          fresh.schedules = fired.schedules;
+          fresh.jobs.push(...fired.added);
+        }
+        const result = takeTurn(fresh.jobs, { ...turn, backoffBase: settings.backoff_base, queues: fresh.queues }, at);
+        fresh.jobs = result.jobs;
+        return { ...result, fired: fired?.added ?? [], schedules: fresh.schedules };
       });
     } catch (error) {
       return this.report(error);
@@ -247,10 +264,11 @@ export class Supervisor {
     this.interrupted.splice(0, turn.interrupted.length);
     const quiet = new Set(this.released.slice(0, turn.released.length).filter((item) => item.quiet).map((item) => item.id));
     this.released.splice(0, turn.released.length);
+    for (const job of outcome.fired) this.log(`schedule ${job.schedule} fired: enqueued job ${job.id}`);
     for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.ctx.now()));
     for (const job of outcome.claimed) this.dispatch(job, config!);
     jobs = outcome.jobs;
-    this.scheduleDue(jobs);
+    this.scheduleDue({ ...doc, jobs, schedules: outcome.schedules });
   }
 
   /**
@@ -295,11 +313,12 @@ export class Supervisor {
     }
   }
 
-  /** Wakes when the earliest scheduled or retrying job falls due. */
-  private scheduleDue(jobs: readonly Job[]): void {
+  /** Wakes when the earliest scheduled or retrying job, or a schedule's next firing, falls due. */
+  private scheduleDue(doc: JobsDocument): void {
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = null;
-    const next = nextDueTime(jobs);
+    const times = [nextDueTime(doc.jobs), nextFiringTime(doc.schedules)].filter((time) => time !== null);
+    const next = times.length === 0 ? null : Math.min(...times);
     if (next === null || this.phase !== 'running') return;
     const delay = next - this.ctx.now().getTime();
     if (delay > 0 && delay < POLL_MS) this.dueTimer = setTimeout(() => this.wake(), delay + 1);

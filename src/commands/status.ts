@@ -9,6 +9,8 @@ import { liveSupervisors } from '../registry.ts';
 import { readJobs } from '../store.ts';
 import { renderTable, clip } from '../table.ts';
 import { relativeTime } from '../view.ts';
+import { summarizeQueues } from '../queue.ts';
+import { waitingFor } from '../workflow.ts';
 import { QueueCommand } from './base.ts';
 
 export class StatusCommand extends QueueCommand {
@@ -39,7 +41,7 @@ export class StatusCommand extends QueueCommand {
   }
 
   private async render() {
-    const { jobs, archived } = readJobs(this.store);
+    const { jobs, archived, queues, schedules } = readJobs(this.store);
     const now = this.context.now();
     const metrics = computeMetrics(jobs, now);
     const counts = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
@@ -58,13 +60,26 @@ export class StatusCommand extends QueueCommand {
         .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at, run: job.attempts + 1, runs: Math.max(1, job.max_retries) })),
     }));
     const next = jobs.filter((job) => job.state === 'pending' || job.state === 'failed').map((job) => job.run_at).sort()[0] ?? null;
+    const byId = new Map(jobs.map((job) => [job.id, job]));
+    const waiting = jobs
+      .filter((job) => job.state === 'pending' || job.state === 'failed')
+      .map((job) => ({ job: job.id, waiting_for: waitingFor(job, byId) }))
+      .filter((entry) => entry.waiting_for.length > 0);
+    const queueList = summarizeQueues(jobs, queues, STATES).map(({ name, counts: inQueue, parallel, paused }) => ({ name, waiting: inQueue.pending + inQueue.failed, running: inQueue.processing, parallel, paused }));
+    const scheduleList = (schedules ?? []).map((schedule) => ({ name: schedule.name, cron: schedule.cron, tz: schedule.tz, next_at: schedule.next_at, last_fired_at: schedule.last_fired_at }));
     if (this.asJson) {
-      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, store: this.store.home.dir });
+      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, store: this.store.home.dir, queues: queueList, waiting, schedules: scheduleList });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
     this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
+    // Queues, dependencies and schedules get lines only once they are used: a plain queue reads as before.
+    if (queueList.length > 1 || queueList.some((queue) => queue.paused || queue.parallel !== null)) {
+      this.out(`queues: ${queueList.map((queue) => `${queue.name} ${queue.running} running, ${queue.waiting} waiting${queue.parallel === null ? '' : `, at most ${queue.parallel}`}${queue.paused ? ', paused' : ''}`).join('; ')}`);
+    }
+    if (waiting.length > 0) this.out(`waiting for dependencies: ${waiting.map((entry) => `${entry.job} (for ${entry.waiting_for.join(', ')})`).join(', ')}`);
+    if (scheduleList.length > 0) this.out(`schedules: ${scheduleList.map((schedule) => `${schedule.name} next ${relativeTime(schedule.next_at, now)}`).join(', ')}`);
     this.out(`store: ${this.store.home.dir}${fs.existsSync(this.store.home.dir) ? '' : ' (none yet: the first change creates it)'}`);
     if (supervisors.length === 0) return this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
