@@ -366,7 +366,7 @@ const jobBytes = new WeakMap<Job, Buffer>();
 function encodeJob(job: Job): Buffer {
   let bytes = jobBytes.get(job);
   if (bytes === undefined) {
-    bytes = Buffer.from(`    ${JSON.stringify(storedJob(job), null, 2).replace(/\n/g, '\n    ')}`);
+    bytes = Buffer.from(`    ${JSON.stringify(canonicalJob(job), null, 2).replace(/\n/g, '\n    ')}`);
     jobBytes.set(job, bytes);
   }
   return bytes;
@@ -416,29 +416,36 @@ function canonicalSchedule(entry: Schedule): Schedule {
   return { ...pick(entry, SCHEDULE_KEYS), job: pick(entry.job, TEMPLATE_KEYS) };
 }
 
-/**
- * A job as jobs.json holds it: the canonical object without the workflow fields that have their
- * defaults (queue "default", no dependencies, no schedule), so a job that uses none of them has
- * the same bytes as before these fields existed.
- */
-function storedJob(job: Job): Partial<Job> {
-  const stored: Partial<Job> = canonicalJob(job);
-  if (job.queue === DEFAULT_QUEUE) delete stored.queue;
-  if (job.after.length === 0) delete stored.after;
-  if (job.schedule === null) delete stored.schedule;
-  return stored;
-}
+
 
 function pick<T>(value: T, keys: (keyof T)[]): T {
   return Object.fromEntries(keys.map((key) => [key, value[key]])) as T;
 }
 
-export function canonicalJob(job: Job): Job {
-  return {
+/** A job as jobs.json holds it and `--json` prints it. */
+export type StoredJob = Omit<Job, 'queue' | 'after' | 'schedule'> & Partial<Pick<Job, 'queue' | 'after' | 'schedule'>>;
+
+/**
+ * The job's keys in their fixed order. The workflow fields are left out while they have their
+ * defaults (queue "default", no dependencies, no schedule): a job that uses none of them has the
+ * same bytes as before they existed, so an older jobs.json stays byte for byte as it was.
+ */
+export function canonicalJob(job: Job): StoredJob {
+  const stored: StoredJob = {
     ...pick(job, JOB_KEYS),
     // Variables in name order: the same variables give the same bytes, however they were given.
     env: Object.fromEntries(Object.entries(job.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     owner: job.owner && pick(job.owner, OWNER_KEYS),
     history: job.history.map((entry) => pick(entry, ATTEMPT_KEYS)),
   };
+  if (job.queue === DEFAULT_QUEUE) delete stored.queue;
+  if (job.after.length === 0) delete stored.after;
+  if (job.schedule === null) delete stored.schedule;
+  return stored;
+}
+
+/** A job read back from its stored form (no key order kept, as in jsonb), with the left-out fields at their defaults. */
+export function fromStored(stored: StoredJob): Job {
+  const job: Job = { ...(stored as Job), queue: stored.queue ?? DEFAULT_QUEUE, after: stored.after ?? [], schedule: stored.schedule ?? null };
+  return pick({ ...canonicalJob(job), queue: job.queue, after: job.after, schedule: job.schedule } as Job, JOB_KEYS);
 }
