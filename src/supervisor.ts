@@ -232,8 +232,8 @@ export class Supervisor {
     const work = this.finished.length + this.interrupted.length + this.released.length;
     const now = this.ctx.now();
     const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now));
-    const startable = idle.length > 0 && pickDue(jobs, now, 1, admitter(doc.queues)).length > 0;
-    if (work === 0 && !startable && !firing && !hasBlocked(jobs)) return this.scheduleDue(doc);
+    const needed = work > 0 || firing || (idle.length > 0 && pickDue(jobs, now, 1, admitter(doc.queues)).length > 0) || hasBlocked(jobs);
+    if (!needed) return this.scheduleDue(doc);
     // The cron library is loaded only once a schedule is due; the transaction itself is synchronous.
     let cron: CronRules | null = null;
     if (firing) cron = await loadCron();

@@ -30,9 +30,13 @@ export function waitingFor(job: Job, jobs: readonly Job[] | ReadonlyMap<string, 
 /** Due jobs whose queue has room and whose dependencies have all completed, in the order given. */
 export function admitter(queues: Queues | undefined): Admit {
   return (ordered, jobs) => {
-    const byId = index(jobs);
-    const ready = ordered.filter((job) => job.after.every((id) => dependencyState(byId, id) === 'completed'));
-    return admitByQueue(ready, jobs, queues);
+    let ready: readonly Job[] = ordered;
+    if (ordered.some((job) => job.after.length > 0)) {
+      const byId = index(jobs);
+      ready = ordered.filter((job) => job.after.every((id) => dependencyState(byId, id) === 'completed'));
+    }
+    // Without settings no queue is paused or limited: nothing to count.
+    return queues && Object.keys(queues).length > 0 ? admitByQueue(ready, jobs, queues) : [...ready];
   };
 }
 
@@ -61,8 +65,11 @@ export function endBlocked(jobs: readonly Job[], now: Date): { jobs: Job[]; ende
 
 /** Whether some waiting job would be ended by `endBlocked`: a reason for a supervisor to take a turn. */
 export function hasBlocked(jobs: readonly Job[]): boolean {
+  // Asked on every idle wake of a supervisor: most queues have no dependencies at all.
+  const dependents = jobs.filter((job) => job.after.length > 0 && (job.state === 'pending' || job.state === 'failed'));
+  if (dependents.length === 0) return false;
   const byId = index(jobs);
-  return jobs.some((job) => (job.state === 'pending' || job.state === 'failed') && job.after.some((id) => ['dead', 'cancelled'].includes(byId.get(id)?.state ?? '')));
+  return dependents.some((job) => job.after.some((id) => ['dead', 'cancelled'].includes(byId.get(id)?.state ?? '')));
 }
 
 /**
