@@ -12,9 +12,11 @@ export function relativeTime(iso: string, now: Date): string {
 }
 
 /** What a job is waiting for, or when it last changed; `all` holds its dependencies. */
-export function jobWhen(job: Job, now: Date, all: readonly Job[] | ReadonlyMap<string, Job> = []): string {
+export function jobWhen(job: Job, now: Date, all: ReadonlyMap<string, Job> = new Map()): string {
   const waiting = job.state === 'pending' || job.state === 'failed' ? waitingFor(job, all) : [];
-  if (waiting.length > 0) return `waiting for ${waiting.join(', ')}`;
+  // A dependency that ended shows its state: no supervisor has ended this job yet.
+  const label = (id: string) => (['dead', 'cancelled'].includes(all.get(id)?.state ?? '') ? `${id} (${all.get(id)?.state})` : id);
+  if (waiting.length > 0) return `waiting for ${waiting.map(label).join(', ')}`;
   if ((job.state === 'pending' || job.state === 'failed') && Date.parse(job.run_at) > now.getTime()) {
     return `due ${relativeTime(job.run_at, now)}`;
   }
