@@ -74,20 +74,29 @@ export function nextFiringTime(schedules: readonly Schedule[] | undefined): numb
  * so firings missed while no supervisor ran give one catch-up run, not a burst; `next_at` moves
  * past `now`. A job with the firing's id already there is not added again.
  */
-export function fireSchedules(schedules: readonly Schedule[], jobs: readonly Job[], rules: CronRules, now: Date): { schedules: Schedule[]; added: Job[] } {
+export function fireSchedules(schedules: readonly Schedule[], jobs: readonly Job[], rules: CronRules, now: Date): { schedules: Schedule[]; added: Job[]; broken: { name: string; error: string }[] } {
   const ids = new Set(jobs.map((job) => job.id));
   const added: Job[] = [];
+  const broken: { name: string; error: string }[] = [];
   const next = schedules.map((schedule) => {
     if (!isScheduleDue(schedule, now)) return schedule;
-    const firing = rules.latest(schedule.cron, schedule.tz, now) ?? new Date(schedule.next_at);
+    let firing: Date;
+    let following: Date | null;
+    try {
+      firing = rules.latest(schedule.cron, schedule.tz, now) ?? new Date(schedule.next_at);
+      following = rules.next(schedule.cron, schedule.tz, now);
+    } catch (error) {
+      // A hand edit broke the expression or the zone: that schedule waits for a fix, the others fire.
+      broken.push({ name: schedule.name, error: (error as Error).message });
+      return schedule;
+    }
     const id = firingId(schedule.name, firing);
     if (!ids.has(id)) {
       ids.add(id);
       added.push(createJob({ ...schedule.job, id, run_at: now, after: [], schedule: schedule.name }, now));
     }
-    // An expression that never matches again keeps its last next_at far away rather than firing on every turn.
-    const following = rules.next(schedule.cron, schedule.tz, now) ?? new Date(8.64e15);
-    return { ...schedule, last_fired_at: firing.toISOString(), next_at: following.toISOString() };
+    // An expression that never matches again gets a next_at far away rather than firing on every turn.
+    return { ...schedule, last_fired_at: firing.toISOString(), next_at: (following ?? new Date(8.64e15)).toISOString() };
   });
-  return { schedules: next, added };
+  return { schedules: next, added, broken };
 }

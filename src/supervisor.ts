@@ -67,6 +67,8 @@ export class Supervisor {
   private stopping = false;
   /** Dead workers' jobs whose processes are still being killed. */
   private killing = 0;
+  /** Schedules whose hand-edited expression or zone cannot be read, by name → `cron tz`: not fired until that changes. */
+  private brokenSchedules = new Map<string, string>();
   /** A moving average of how long runs take; null until one has finished. */
   private typicalRunMs: number | null = null;
 
@@ -231,7 +233,7 @@ export class Supervisor {
     const idle = this.phase === 'running' ? this.pool.openings(this.depth(), HAND_BACK_AFTER_MS, Date.now()) : [];
     const work = this.finished.length + this.interrupted.length + this.released.length;
     const now = this.ctx.now();
-    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now));
+    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now) && this.brokenSchedules.get(schedule.name) !== `${schedule.cron} ${schedule.tz}`);
     const needed = work > 0 || firing || (idle.length > 0 && pickDue(jobs, now, 1, admitter(doc.queues)).length > 0) || hasBlocked(jobs);
     if (!needed) return this.scheduleDue(doc);
     // The cron library is loaded only once a schedule is due; the transaction itself is synchronous.
@@ -253,7 +255,8 @@ export class Supervisor {
         }
         const result = takeTurn(fresh.jobs, { ...turn, backoffBase: settings.backoff_base, queues: fresh.queues }, at);
         fresh.jobs = result.jobs;
-        return { ...result, fired: fired?.added ?? [], schedules: fresh.schedules };
+        const broken = (fired?.broken ?? []).map((entry) => ({ ...entry, spec: ((found) => `${found?.cron} ${found?.tz}`)(fresh.schedules?.find((schedule) => schedule.name === entry.name)) }));
+        return { ...result, fired: fired?.added ?? [], broken, schedules: fresh.schedules };
       });
     } catch (error) {
       return this.report(error);
@@ -265,6 +268,10 @@ export class Supervisor {
     const quiet = new Set(this.released.slice(0, turn.released.length).filter((item) => item.quiet).map((item) => item.id));
     this.released.splice(0, turn.released.length);
     for (const job of outcome.fired) this.log(`schedule ${job.schedule} fired: enqueued job ${job.id}`);
+    for (const { name, error, spec: expression } of outcome.broken) {
+      if (this.brokenSchedules.get(name) !== expression) this.log(`schedule ${name} cannot fire: ${error}; fix its "cron" or "tz" in jobs.json, or remove it`);
+      this.brokenSchedules.set(name, expression);
+    }
     for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.ctx.now()));
     for (const job of outcome.claimed) this.dispatch(job, config!);
     jobs = outcome.jobs;

@@ -55,6 +55,16 @@ firing('the new job carries the template: queue, priority, environment', async (
   assert.equal([job?.queue, job?.priority, job?.env, job?.after], ['gpu', 4, { A: '1' }, []]);
 });
 
+firing('a schedule whose hand-edited expression cannot be read is left as it is, and the others still fire', async () => {
+  const rules = await loadCron();
+  const good = createSchedule({ name: 'good', cron: '* * * * *', tz: null, job: template }, rules, t('2030-01-01T00:00:00Z'));
+  const bad = { ...good, name: 'bad', cron: '99 * * * *' };
+  const { added, schedules, broken } = fireSchedules([bad, good], [], rules, t('2030-01-01T00:01:00Z'));
+  assert.equal(added.map((job) => job.id), ['good@20300101T000100Z']);
+  assert.equal(schedules[0], bad);
+  assert.equal(broken.map((entry) => entry.name), ['bad']);
+});
+
 firing.run();
 
 // ---
