@@ -19,6 +19,13 @@ import { StatusCommand } from './commands/status.ts';
 import { WaitCommand } from './commands/wait.ts';
 import { WorkerStartCommand } from './commands/worker/start.ts';
 import { WorkerStopCommand } from './commands/worker/stop.ts';
+import { QueueListCommand } from './commands/queue/list.ts';
+import { QueuePauseCommand } from './commands/queue/pause.ts';
+import { QueueResumeCommand } from './commands/queue/resume.ts';
+import { QueueSetCommand } from './commands/queue/set.ts';
+import { ScheduleAddCommand } from './commands/schedule/add.ts';
+import { ScheduleListCommand } from './commands/schedule/list.ts';
+import { ScheduleRemoveCommand } from './commands/schedule/remove.ts';
 import type { CommandName } from './usage.ts';
 
 export const VERSION = '0.1.0';
@@ -36,6 +43,13 @@ const QUEUE_COMMANDS = [
   WorkerStartCommand,
   WorkerStopCommand,
   DashboardCommand,
+  QueueListCommand,
+  QueueSetCommand,
+  QueuePauseCommand,
+  QueueResumeCommand,
+  ScheduleAddCommand,
+  ScheduleListCommand,
+  ScheduleRemoveCommand,
   DlqListCommand,
   DlqRetryCommand,
   DlqPurgeCommand,

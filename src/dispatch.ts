@@ -9,6 +9,8 @@
  * a job that waits to start elsewhere.
  */
 import { claimJob, finishJob, pickDue, recoverJob, releaseJob, type Job, type Owner, type RunResult } from './job.ts';
+import type { Queues } from './queue.ts';
+import { admitter, endBlocked } from './workflow.ts';
 
 /** The worker number of a claim that waits at its supervisor and has not started. */
 export const WAITING = 0;
@@ -59,12 +61,15 @@ export interface Turn {
   /** How many more jobs to claim to wait at the supervisor (worker 0). */
   waiting: number;
   backoffBase: number;
+  /** Queue limits and pauses, as jobs.json has them now. */
+  queues?: Queues;
 }
 
 export type Event =
   | { kind: 'recorded'; job: Job }
   | { kind: 'recovered'; job: Job; reason: string }
   | { kind: 'released'; job: Job }
+  | { kind: 'blocked'; job: Job }
   | { kind: 'ignored'; id: string; reason: string };
 
 export function sameSupervisor(a: SupervisorId | null, b: SupervisorId | null): boolean {
@@ -128,8 +133,15 @@ export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; cla
     if (index !== undefined && job && holdsClaim(job, owner, started_at)) next[index] = { ...job, owner: { ...(job.owner as Owner), worker } };
   }
 
+  // Results first: a dependency that has just died ends its dependents in this same commit.
+  const settled = endBlocked(next, now);
+  for (const job of settled.ended) {
+    next[byId.get(job.id) as number] = job;
+    events.push({ kind: 'blocked', job });
+  }
+
   const limit = turn.workers.length + turn.waiting;
-  const claimed = pickDue(next, now, limit, waitingElsewhere(turn.self, now)).map((job, i) =>
+  const claimed = pickDue(next, now, limit, { held: waitingElsewhere(turn.self, now), admit: admitter(turn.queues) }).map((job, i) =>
     claimJob(job, { ...turn.self, worker: turn.workers[i] ?? WAITING }, now),
   );
   for (const job of claimed) next[byId.get(job.id) as number] = job;

@@ -48,6 +48,12 @@ export interface Job {
   attempts: number;
   max_retries: number;
   priority: number;
+  /** The queue it runs in (`--queue`); absent in files: `default`. */
+  queue: string;
+  /** Ids of the jobs that must complete before this one starts (`--after`); absent in files: `[]`. */
+  after: string[];
+  /** The schedule whose firing enqueued it; absent in files: null. */
+  schedule: string | null;
   run_at: string;
   timeout: string | null;
   no_retry_on: number[];
@@ -89,7 +95,13 @@ export interface NewJob {
   timeout: string | null;
   no_retry_on: number[];
   env?: Record<string, string>;
+  queue?: string;
+  after?: string[];
+  schedule?: string | null;
 }
+
+/** The queue of a job enqueued without `--queue`. */
+export const DEFAULT_QUEUE = 'default';
 
 export function createJob(spec: NewJob, now: Date): Job {
   const at = now.toISOString();
@@ -100,6 +112,9 @@ export function createJob(spec: NewJob, now: Date): Job {
     attempts: 0,
     max_retries: spec.max_retries,
     priority: spec.priority,
+    queue: spec.queue ?? DEFAULT_QUEUE,
+    after: spec.after ?? [],
+    schedule: spec.schedule ?? null,
     run_at: spec.run_at.toISOString(),
     timeout: spec.timeout,
     no_retry_on: spec.no_retry_on,
@@ -137,16 +152,31 @@ export function byPriority(jobs: readonly Job[]): Job[] {
 }
 
 /**
- * The jobs a supervisor should start next, at most `limit` of them: the due jobs in start order,
- * up to the first one that is `held` (claimed by someone else and not started yet). Nothing may
- * start behind a job that waits to start elsewhere.
+ * Which of the due jobs, in start order, may start now, given every job: it may only remove jobs
+ * (a paused queue, a full queue, a dependency not yet completed), never reorder them.
  */
-export function pickDue(jobs: readonly Job[], now: Date, limit: number, held: (job: Job) => boolean = () => false): Job[] {
+export type Admit = (ordered: readonly Job[], jobs: readonly Job[]) => Job[];
+
+const admitAll: Admit = (ordered) => [...ordered];
+
+export interface Pick {
+  /** Claimed elsewhere and not started yet: it keeps its place, and nothing starts behind it. */
+  held?: (job: Job) => boolean;
+  admit?: Admit;
+}
+
+/**
+ * The jobs a supervisor should start next, at most `limit` of them: the admitted due jobs in
+ * start order, up to the first one that is held (waiting to start elsewhere).
+ */
+export function pickDue(jobs: readonly Job[], now: Date, limit: number, { held = () => false, admit = admitAll }: Pick = {}): Job[] {
   if (limit <= 0) return [];
+  const ordered = byPriority(jobs.filter((job) => isDue(job, now) || held(job)));
+  const admitted = new Set(admit(ordered.filter((job) => !held(job)), jobs));
   const picked: Job[] = [];
-  for (const job of byPriority(jobs.filter((job) => isDue(job, now) || held(job)))) {
+  for (const job of ordered) {
     if (picked.length >= limit || held(job)) break;
-    picked.push(job);
+    if (admitted.has(job)) picked.push(job);
   }
   return picked;
 }

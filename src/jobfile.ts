@@ -5,8 +5,10 @@
  */
 import { runCount } from './config.ts';
 import { invalid } from './error.ts';
-import { createJob, OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
+import { createJob, DEFAULT_QUEUE, OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
 import { parseDuration } from './duration.ts';
+import { QUEUE_NAME, type Queues, type QueueSettings } from './queue.ts';
+import { SCHEDULE_NAME, type JobTemplate, type Schedule } from './schedule.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -20,6 +22,10 @@ export interface JobsDocument {
   version: number;
   /** Absent until something has been archived. */
   archived?: Archived;
+  /** Queue settings (limits, pauses); absent while no queue has any. */
+  queues?: Queues;
+  /** Recurring jobs; absent while there are none. */
+  schedules?: Schedule[];
   jobs: Job[];
 }
 
@@ -89,6 +95,9 @@ const envVars: Check<Record<string, string>> = (v) => {
   const problem = envProblem(v);
   return problem === null ? (v as Record<string, string>) : fail(problem);
 };
+const jobId: Check<string> = (v) => (typeof v === 'string' && ID_PATTERN.test(v) ? v : fail(`invalid id ${JSON.stringify(v)}: use letters, digits and . _ : @ + - (at most 128)`));
+const queueName: Check<string> = (v) => (typeof v === 'string' && QUEUE_NAME.test(v) ? v : fail(`invalid queue name ${JSON.stringify(v)}: use letters, digits and . _ - (at most 64)`));
+const idList: Check<string[]> = (v) => (Array.isArray(v) ? v.map(jobId) : fail(`expected an array of job ids, got ${JSON.stringify(v)}`));
 const intList: Check<number[]> = (v) => (Array.isArray(v) ? v.map(int(0, 255)) : fail(`expected an array of exit codes, got ${JSON.stringify(v)}`));
 
 function object<T>(fields: { [K in keyof T]: Check<T[K]> }, defaults: Partial<T>, where: string): Check<T> {
@@ -146,12 +155,15 @@ function handAddedDefaults(defaults: JobDefaults): Partial<Job> {
 function jobCheck(defaults: JobDefaults): Check<Job> {
   return object<Job>(
     {
-      id: (v) => (typeof v === 'string' && ID_PATTERN.test(v) ? v : fail(`invalid id ${JSON.stringify(v)}: use letters, digits and . _ : @ + - (at most 128)`)),
+      id: jobId,
       command: nonEmpty,
       state: oneOf(STATES),
       attempts: int(0),
       max_retries: runs,
       priority: int(-1_000_000, 1_000_000),
+      queue: queueName,
+      after: idList,
+      schedule: nullable(str),
       run_at: time,
       timeout: nullable(duration),
       no_retry_on: intList,
@@ -227,8 +239,10 @@ export function parseJobs(text: string, file: string, defaults: JobDefaults): Jo
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`${file}: expected an object {"version": 1, "jobs": [...]}`);
   const doc = raw as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
-    if (key !== 'version' && key !== 'archived' && key !== 'jobs') throw invalid(`${file}: unknown top-level field "${key}"`);
+    if (!TOP_LEVEL_KEYS.includes(key)) throw invalid(`${file}: unknown top-level field "${key}"; expected ${TOP_LEVEL_KEYS.join(', ')}`);
   }
+  const queues = doc.queues === undefined ? undefined : topLevel(file, () => queuesCheck(doc.queues));
+  const schedules = doc.schedules === undefined ? undefined : topLevel(file, () => schedulesCheck(doc.schedules));
   let archived: Archived | undefined;
   if (doc.archived !== undefined) {
     try {
@@ -252,11 +266,84 @@ export function parseJobs(text: string, file: string, defaults: JobDefaults): Jo
       throw invalid(`${file}: ${name}: ${error.message.replace(/^job: /, '')}`);
     }
     if (seen.has(job.id)) throw invalid(`${file}: ${name}: duplicate id "${job.id}"; every job needs its own id`);
+    if (job.after.includes(job.id)) throw invalid(`${file}: ${name}: field "after": a job cannot wait for itself`);
     seen.add(job.id);
     return job;
   });
-  return archived ? { version: FORMAT_VERSION, archived, jobs } : { version: FORMAT_VERSION, jobs };
+  return {
+    version: FORMAT_VERSION,
+    ...(archived && { archived }),
+    ...(queues && Object.keys(queues).length > 0 && { queues }),
+    ...(schedules && schedules.length > 0 && { schedules }),
+    jobs,
+  };
 }
+
+const TOP_LEVEL_KEYS = ['version', 'archived', 'queues', 'schedules', 'jobs'];
+
+function topLevel<T>(file: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error;
+    throw invalid(`${file}: ${error.message}`);
+  }
+}
+
+const queueSettings = object<QueueSettings>({ parallel: nullable(int(1, 10_000)), paused: (v) => (typeof v === 'boolean' ? v : fail(`expected true or false, got ${JSON.stringify(v)}`)) }, { parallel: null, paused: false }, 'queue');
+
+const queuesCheck: Check<Queues> = (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('queues: expected an object of queue names and settings such as {"gpu": {"parallel": 1, "paused": false}}');
+  return Object.fromEntries(
+    Object.entries(v).map(([name, settings]) => {
+      if (!QUEUE_NAME.test(name)) fail(`queues: invalid queue name ${JSON.stringify(name)}: use letters, digits and . _ - (at most 64)`);
+      try {
+        return [name, queueSettings(settings)];
+      } catch (error) {
+        if (error instanceof FieldError) fail(`queues: "${name}": ${error.message.replace(/^queue: /, '')}`);
+        throw error;
+      }
+    }),
+  );
+};
+
+const template = object<JobTemplate>(
+  { command: nonEmpty, cwd: nonEmpty, max_retries: runs, priority: int(-1_000_000, 1_000_000), queue: queueName, timeout: nullable(duration), no_retry_on: intList, env: envVars },
+  { priority: 0, queue: DEFAULT_QUEUE, timeout: null, no_retry_on: [], env: {} },
+  'job',
+);
+
+const schedule = object<Schedule>(
+  {
+    name: (v) => (typeof v === 'string' && SCHEDULE_NAME.test(v) ? v : fail(`invalid name ${JSON.stringify(v)}: use letters, digits and . _ - (at most 64)`)),
+    cron: nonEmpty,
+    tz: nullable(nonEmpty),
+    job: template,
+    created_at: time,
+    last_fired_at: nullable(time),
+    next_at: time,
+  },
+  { tz: null, last_fired_at: null },
+  'schedule',
+);
+
+const schedulesCheck: Check<Schedule[]> = (v) => {
+  if (!Array.isArray(v)) return fail('schedules: expected an array');
+  const names = new Set<string>();
+  return v.map((entry, index) => {
+    const where = typeof (entry as Schedule)?.name === 'string' ? `schedule "${(entry as Schedule).name}"` : `schedule #${index + 1}`;
+    let checked: Schedule;
+    try {
+      checked = schedule(entry);
+    } catch (error) {
+      if (error instanceof FieldError) fail(`schedules: ${where}: ${error.message.replace(/^schedule: /, '')}`);
+      throw error;
+    }
+    if (names.has(checked.name)) fail(`schedules: ${where}: duplicate name; every schedule needs its own name`);
+    names.add(checked.name);
+    return checked;
+  });
+};
 
 /** Validates one job object against the schema, as it would be read back from the file. */
 export function checkJob(value: unknown, defaults: JobDefaults): Job {
@@ -292,7 +379,11 @@ export function encodeJobs(doc: JobsDocument): Buffer {
   // `archived` appears once something has been archived: a small queue's file stays minimal.
   const { completed, cancelled } = doc.archived ?? NOTHING_ARCHIVED;
   const archived = completed + cancelled > 0 ? `  "archived": {\n    "completed": ${completed},\n    "cancelled": ${cancelled}\n  },\n` : '';
-  const head = `{\n  "version": ${JSON.stringify(doc.version)},\n${archived}  "jobs": `;
+  const indent = (value: unknown) => JSON.stringify(value, null, 2).replace(/\n/g, '\n  ');
+  // Like `archived`, queue settings and schedules appear only once there are some.
+  const queues = doc.queues && Object.keys(doc.queues).length > 0 ? `  "queues": ${indent(canonicalQueues(doc.queues))},\n` : '';
+  const schedules = doc.schedules && doc.schedules.length > 0 ? `  "schedules": ${indent(doc.schedules.map(canonicalSchedule))},\n` : '';
+  const head = `{\n  "version": ${JSON.stringify(doc.version)},\n${archived}${queues}${schedules}  "jobs": `;
   if (doc.jobs.length === 0) return Buffer.from(`${head}[]\n}\n`);
   const parts: Buffer[] = [Buffer.from(`${head}[\n`)];
   doc.jobs.forEach((job, index) => {
@@ -308,22 +399,53 @@ export function serializeJobs(doc: JobsDocument): string {
 }
 
 const JOB_KEYS: (keyof Job)[] = [
-  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'run_at', 'timeout', 'no_retry_on', 'cwd', 'env',
+  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'queue', 'after', 'schedule', 'run_at', 'timeout', 'no_retry_on', 'cwd', 'env',
   'created_at', 'updated_at', 'started_at', 'finished_at', 'recoveries', 'last_error', 'owner', 'history',
 ];
 const ATTEMPT_KEYS: (keyof Attempt)[] = ['started_at', 'finished_at', 'duration_ms', 'outcome', 'exit_code', 'signal', 'error', 'retry_at'];
 const OWNER_KEYS: (keyof Owner)[] = ['pid', 'started', 'host', 'worker'];
+const TEMPLATE_KEYS: (keyof JobTemplate)[] = ['command', 'cwd', 'max_retries', 'priority', 'queue', 'timeout', 'no_retry_on', 'env'];
+const SCHEDULE_KEYS: (keyof Schedule)[] = ['name', 'cron', 'tz', 'job', 'created_at', 'last_fired_at', 'next_at'];
+
+function canonicalQueues(queues: Queues): Queues {
+  const names = Object.keys(queues).sort();
+  return Object.fromEntries(names.map((name) => [name, { parallel: queues[name]!.parallel, paused: queues[name]!.paused }]));
+}
+
+function canonicalSchedule(entry: Schedule): Schedule {
+  return { ...pick(entry, SCHEDULE_KEYS), job: pick(entry.job, TEMPLATE_KEYS) };
+}
+
+
 
 function pick<T>(value: T, keys: (keyof T)[]): T {
   return Object.fromEntries(keys.map((key) => [key, value[key]])) as T;
 }
 
-export function canonicalJob(job: Job): Job {
-  return {
+/** A job as jobs.json holds it and `--json` prints it. */
+export type StoredJob = Omit<Job, 'queue' | 'after' | 'schedule'> & Partial<Pick<Job, 'queue' | 'after' | 'schedule'>>;
+
+/**
+ * The job's keys in their fixed order. The workflow fields are left out while they have their
+ * defaults (queue "default", no dependencies, no schedule): a job that uses none of them has the
+ * same bytes as before they existed, so an older jobs.json stays byte for byte as it was.
+ */
+export function canonicalJob(job: Job): StoredJob {
+  const stored: StoredJob = {
     ...pick(job, JOB_KEYS),
     // Variables in name order: the same variables give the same bytes, however they were given.
     env: Object.fromEntries(Object.entries(job.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     owner: job.owner && pick(job.owner, OWNER_KEYS),
     history: job.history.map((entry) => pick(entry, ATTEMPT_KEYS)),
   };
+  if (job.queue === DEFAULT_QUEUE) delete stored.queue;
+  if (job.after.length === 0) delete stored.after;
+  if (job.schedule === null) delete stored.schedule;
+  return stored;
+}
+
+/** A job read back from its stored form (no key order kept, as in jsonb), with the left-out fields at their defaults. */
+export function fromStored(stored: StoredJob): Job {
+  const job: Job = { ...(stored as Job), queue: stored.queue ?? DEFAULT_QUEUE, after: stored.after ?? [], schedule: stored.schedule ?? null };
+  return pick({ ...canonicalJob(job), queue: job.queue, after: job.after, schedule: job.schedule } as Job, JOB_KEYS);
 }

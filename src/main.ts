@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The composition root: real argv, environment and clock go in; an exit status comes out. */
 import { commandNames, createCli } from './cli.ts';
+import { clockFrom } from './clock.ts';
 import type { QueueContext } from './commands/base.ts';
 import { explainParseError, groupListing, isGroup } from './usage.ts';
 
@@ -42,7 +43,7 @@ async function main(rawArgv: string[]): Promise<number> {
     env: process.env,
     colorDepth: 1,
     cwd: process.cwd(),
-    now: () => new Date(),
+    now: clockFrom(process.env),
     argv,
   };
   let command;

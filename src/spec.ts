@@ -7,10 +7,11 @@ import path from 'node:path';
 import { defaultTimeout, exitCodeList, runCount, type Config } from './config.ts';
 import { parseDuration } from './duration.ts';
 import { invalid } from './error.ts';
-import type { NewJob } from './job.ts';
+import { DEFAULT_QUEUE, type NewJob } from './job.ts';
 import { envProblem, ID_PATTERN } from './jobfile.ts';
+import { checkQueueName } from './queue.ts';
 
-export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd', 'env'] as const;
+export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd', 'env', 'queue', 'after'] as const;
 type SpecKey = (typeof SPEC_KEYS)[number];
 export type Spec = Partial<Record<SpecKey, unknown>>;
 
@@ -88,6 +89,16 @@ function envField(spec: Spec): Record<string, string> {
   return { ...(spec.env as Record<string, string>) };
 }
 
+/** `after`: an array of job ids, or (from `--after`) one comma-separated string of them. */
+function afterField(spec: Spec): string[] {
+  const value = spec.after;
+  if (value === undefined || value === null) return [];
+  const ids = typeof value === 'string' ? value.split(',').map((id) => id.trim()).filter(Boolean) : value;
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalid(`after must be a list of job ids such as ["build"], got ${JSON.stringify(value)}`);
+  for (const id of ids as string[]) if (!ID_PATTERN.test(id)) throw invalid(`after: invalid job id ${JSON.stringify(id)}`);
+  return [...new Set(ids as string[])];
+}
+
 function stringField(spec: Spec, key: SpecKey): string | undefined {
   const value = spec[key];
   if (value === undefined || value === null) return undefined;
@@ -163,5 +174,7 @@ export function jobFromSpec(spec: Spec, ctx: SpecContext): NewJob {
     timeout,
     no_retry_on: noRetryOn,
     env: envField(spec),
+    queue: checkQueueName(stringField(spec, 'queue') ?? DEFAULT_QUEUE),
+    after: afterField(spec),
   };
 }

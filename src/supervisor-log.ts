@@ -11,6 +11,7 @@ export function describeStart(pid: number, count: number, home: string): string 
 export function describeEvent(event: Event, now: Date): string {
   if (event.kind === 'ignored') return `result for job ${event.id} not recorded: ${event.reason}`;
   const { job } = event;
+  if (event.kind === 'blocked') return `job ${job.id} will not run: ${job.last_error?.replace(/^not run: /, '')}`;
   if (event.kind === 'released') return `job ${job.id} handed back to the queue: its worker went away before it started`;
   if (event.kind === 'recovered') {
     return job.state === 'dead'

@@ -17,6 +17,10 @@ import { ioError } from './atomic.ts';
 import { ensureHome } from './home.ts';
 import { logFile } from './joblog.ts';
 import { nextDueTime, pickDue, type Job, type Owner } from './job.ts';
+import type { JobsDocument } from './jobfile.ts';
+import { loadCron } from './cron.ts';
+import { fireSchedules, isScheduleDue, nextFiringTime, type CronRules } from './schedule.ts';
+import { admitter, hasBlocked } from './workflow.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
@@ -76,6 +80,8 @@ export class Supervisor {
   private stopping = false;
   /** Dead workers' jobs whose processes are still being killed. */
   private killing = 0;
+  /** Schedules whose hand-edited expression or zone cannot be read, by name → `cron tz`: not fired until that changes. */
+  private brokenSchedules = new Map<string, string>();
   /** A moving average of how long runs take; null until one has finished. */
   private typicalRunMs: number | null = null;
 
@@ -275,9 +281,9 @@ export class Supervisor {
     })();
   }
 
-  private snapshot(): Job[] | null {
+  private snapshot(): JobsDocument | null {
     try {
-      return readJobs(this.ctx).jobs;
+      return readJobs(this.ctx);
     } catch (error) {
       this.report(error);
       return null;
@@ -285,9 +291,14 @@ export class Supervisor {
   }
 
   private async turn(): Promise<void> {
-    const jobs = this.snapshot();
-    if (jobs === null) return;
+    const doc = this.snapshot();
+    if (doc === null) return;
+    const jobs = doc.jobs;
     const now = this.ctx.now();
+    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now) && this.brokenSchedules.get(schedule.name) !== `${schedule.cron} ${schedule.tz}`);
+    // The cron library is loaded only once a schedule is due (and before the free workers are
+    // counted: nothing may take them meanwhile); the transaction itself is synchronous.
+    const cron: CronRules | null = firing ? await loadCron() : null;
     const elsewhere = waitingElsewhere(this.self, now);
     this.revokeLost(jobs);
     this.backlog.reorder(jobs, elsewhere);
@@ -297,7 +308,8 @@ export class Supervisor {
     const workers = running ? this.pool.free() : [];
     const waiting = running ? Math.max(0, this.openings(Date.now()) - workers.length) : 0;
     const work = this.finished.length + this.interrupted.length + this.released.length + this.placed.length;
-    if (work === 0 && !(workers.length + waiting > 0 && pickDue(jobs, now, 1, elsewhere).length > 0)) return this.scheduleDue(jobs);
+    const startable = workers.length + waiting > 0 && pickDue(jobs, now, 1, { held: elsewhere, admit: admitter(doc.queues) }).length > 0;
+    if (work === 0 && !firing && !startable && !hasBlocked(jobs)) return this.scheduleDue(doc);
 
     // A worker that dies on receiving its job counts as a crash even before the job started (a
     // poison pill may kill it there); a claim of a dead supervisor that never started is handed back.
@@ -321,11 +333,19 @@ export class Supervisor {
     let outcome;
     let config: Config;
     try {
-      outcome = await transact(this.ctx, (doc, settings) => {
+      outcome = await transact(this.ctx, (fresh, settings) => {
         config = settings;
-        const result = takeTurn(doc.jobs, { ...turn, backoffBase: settings.backoff_base }, this.ctx.now());
-        doc.jobs = result.jobs;
-        return result;
+        const at = this.ctx.now();
+        // Firings are decided on the fresh read under the lock, and committed with the schedules they advance.
+        const fired = cron && fresh.schedules ? fireSchedules(fresh.schedules, fresh.jobs, cron, at) : null;
+        if (fired) {
+          fresh.schedules = fired.schedules;
+          fresh.jobs.push(...fired.added);
+        }
+        const result = takeTurn(fresh.jobs, { ...turn, backoffBase: settings.backoff_base, queues: fresh.queues }, at);
+        fresh.jobs = result.jobs;
+        const broken = (fired?.broken ?? []).map((entry) => ({ ...entry, spec: ((found) => `${found?.cron} ${found?.tz}`)(fresh.schedules?.find((schedule) => schedule.name === entry.name)) }));
+        return { ...result, fired: fired?.added ?? [], broken, schedules: fresh.schedules };
       });
     } catch (error) {
       this.reserved.clear();
@@ -340,6 +360,11 @@ export class Supervisor {
     this.placed.splice(0, turn.placed.length);
     const quiet = new Set(this.released.slice(0, turn.released.length).filter((item) => item.quiet).map((item) => item.id));
     this.released.splice(0, turn.released.length);
+    for (const job of outcome.fired) this.log(`schedule ${job.schedule} fired: enqueued job ${job.id}`);
+    for (const { name, error, spec: expression } of outcome.broken) {
+      if (this.brokenSchedules.get(name) !== expression) this.log(`schedule ${name} cannot fire: ${error}; fix its "cron" or "tz" in jobs.json, or remove it`);
+      this.brokenSchedules.set(name, expression);
+    }
     for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.ctx.now()));
     const later: Waiting[] = [];
     for (const job of outcome.claimed) {
@@ -352,7 +377,7 @@ export class Supervisor {
     if (this.phase !== 'running') this.handBack();
     this.backlog.reorder(outcome.jobs, waitingElsewhere(this.self, this.ctx.now()));
     this.fill();
-    this.scheduleDue(outcome.jobs);
+    this.scheduleDue({ ...doc, jobs: outcome.jobs, schedules: outcome.schedules });
   }
 
   /**
@@ -407,11 +432,12 @@ export class Supervisor {
     return false;
   }
 
-  /** Wakes when the earliest scheduled or retrying job falls due. */
-  private scheduleDue(jobs: readonly Job[]): void {
+  /** Wakes when the earliest scheduled or retrying job, or a schedule's next firing, falls due. */
+  private scheduleDue(doc: JobsDocument): void {
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = null;
-    const next = nextDueTime(jobs);
+    const times = [nextDueTime(doc.jobs), nextFiringTime(doc.schedules)].filter((time) => time !== null);
+    const next = times.length === 0 ? null : Math.min(...times);
     if (next === null || this.phase !== 'running') return;
     const delay = next - this.ctx.now().getTime();
     if (delay > 0 && delay < POLL_MS) this.dueTimer = setTimeout(() => this.wake(), delay + 1);

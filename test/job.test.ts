@@ -264,8 +264,8 @@ pick('takes higher priority first, then creation order, only due jobs', () => {
 pick('stops at the first job held elsewhere: nothing behind it is picked, what is ahead of it is', () => {
   const jobs = [job({ id: 'a' }), job({ id: 'held', state: 'processing' }), job({ id: 'b' }), job({ id: 'urgent', priority: 5 })];
   const held = (candidate: { id: string }) => candidate.id === 'held';
-  assert.equal(pickDue(jobs, at(10), 10, held).map((j) => j.id), ['urgent', 'a']);
-  assert.equal(pickDue(jobs, at(10), 1, held).map((j) => j.id), ['urgent']);
+  assert.equal(pickDue(jobs, at(10), 10, { held }).map((j) => j.id), ['urgent', 'a']);
+  assert.equal(pickDue(jobs, at(10), 1, { held }).map((j) => j.id), ['urgent']);
   assert.equal(pickDue(jobs, at(10), 10).map((j) => j.id), ['urgent', 'a', 'b']);
 });
 

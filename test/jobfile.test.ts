@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { QueueError } from '../src/error.ts';
 import type { Job } from '../src/job.ts';
 import { canonicalJob, parseJobs, serializeJobs, type JobsDocument } from '../src/jobfile.ts';
+import type { Schedule } from '../src/schedule.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const FILE = '/projects/demo/.queuectl/jobs.json';
@@ -203,3 +204,52 @@ bytes('equals JSON.stringify with two spaces, for empty, archived and full docum
 });
 
 bytes.run();
+
+// ---
+
+const workflow = suite('jobs.json with queues, schedules and workflow fields');
+
+const schedule: Schedule = {
+  name: 'nightly',
+  cron: '0 3 * * *',
+  tz: 'Europe/Berlin',
+  job: { command: './backup.sh', cwd: '/w', max_retries: 3, priority: 0, queue: 'default', timeout: null, no_retry_on: [], env: {} },
+  created_at: T0.toISOString(),
+  last_fired_at: null,
+  next_at: at(3600).toISOString(),
+};
+
+workflow('a file without the new keys reads and writes back byte for byte', () => {
+  const text = serializeJobs({ version: 1, jobs: [busyJob()] });
+  assert.not.match(text, /"queue"|"after"|"schedule"|"queues"|"schedules"/);
+  const doc = parse(text);
+  assert.equal([doc.jobs[0]?.queue, doc.jobs[0]?.after, doc.jobs[0]?.schedule], ['default', [], null]);
+  assert.is(serializeJobs(doc), text);
+});
+
+workflow('queues and schedules sit before the jobs in a fixed order, and round-trip from any key order', () => {
+  const doc: JobsDocument = {
+    version: 1,
+    queues: { zeta: { parallel: null, paused: true }, gpu: { parallel: 1, paused: false } },
+    schedules: [schedule],
+    jobs: [busyJob(), job({ id: 'b', queue: 'gpu', after: ['report.daily'], schedule: 'nightly' })],
+  };
+  const text = serializeJobs(doc);
+  assert.match(text, /^\{\n {2}"version": 1,\n {2}"queues": \{\n {4}"gpu": \{\n {6}"parallel": 1,\n {6}"paused": false\n {4}\},\n {4}"zeta"/);
+  assert.match(text, /\n {2}\],\n {2}"jobs": \[/);
+  assert.match(text, /"priority": 0,\n {6}"queue": "gpu",\n {6}"after": \[\n {8}"report.daily"\n {6}\],\n {6}"schedule": "nightly",\n {6}"run_at"/);
+  assert.is(serializeJobs(parse(JSON.stringify(shuffled(JSON.parse(text))))), text);
+});
+
+workflow('a bad setting or schedule is reported with the file and the field', () => {
+  const withTop = (top: object) => JSON.stringify({ version: 1, ...top, jobs: [] });
+  rejects(withTop({ queues: { gpu: { parallel: 0 } } }), FILE, 'queues: "gpu": field "parallel"');
+  rejects(withTop({ queues: { 'bad name': {} } }), 'invalid queue name "bad name"');
+  rejects(withTop({ schedules: [{ ...schedule, next_at: 'soon' }] }), 'schedule "nightly"', 'field "next_at"');
+  rejects(withTop({ schedules: [schedule, schedule] }), 'schedule "nightly": duplicate name');
+  rejects(withTop({ pipelines: [] }), 'unknown top-level field "pipelines"');
+  rejects(fileWith({ id: 'a', command: 'true', after: ['a'] }), 'job "a" (#1)', 'cannot wait for itself');
+  rejects(fileWith({ id: 'a', command: 'true', queue: 'no/slash' }), 'field "queue"');
+});
+
+workflow.run();

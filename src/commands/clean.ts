@@ -8,6 +8,7 @@ import { invalid } from '../error.ts';
 import { renderJobs } from '../view.ts';
 import { parseState } from './list.ts';
 import { QueueCommand } from './base.ts';
+import { neededByWaiting } from '../workflow.ts';
 
 /** What `clean` removes unless told otherwise: dead jobs are the DLQ's, for a person to look at. */
 const CLEANED_STATES: readonly State[] = ['completed', 'cancelled'];
@@ -69,14 +70,17 @@ function expiredNow(store: StoreContext, states: readonly State[], olderThan: st
   const config = readConfig(store);
   const live = readJobs(store, config).jobs;
   const archived = archivedOnly(live, readArchive(store.home, jobDefaults(store, config)));
-  return [...expiredJobs(archived, states, cutoff), ...expiredJobs(live, states, cutoff)];
+  const needed = neededByWaiting(live);
+  return [...expiredJobs(archived, states, cutoff), ...expiredJobs(live, states, cutoff).filter((job) => !needed.has(job.id))];
 }
 
 /** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
 export async function removeExpired(store: StoreContext, states: readonly State[], olderThan: string | undefined): Promise<number> {
   const cutoff = cutoffOf(store, olderThan);
   const removed = await transact(store, (doc, config) => {
-    const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).map((job) => job.id));
+    // A job that a waiting job depends on stays until that one has started or ended: it decides which.
+    const needed = neededByWaiting(doc.jobs);
+    const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).filter((job) => !needed.has(job.id)).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
     // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
     // An old copy of a job that is live again (restarted) is not an archived job: it is not counted.

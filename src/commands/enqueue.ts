@@ -3,7 +3,9 @@ import { Option } from 'clipanion';
 import { QueueError, invalid } from '../error.ts';
 import { createJob, type Job, type NewJob } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
-import { readConfig, transact } from '../store.ts';
+import { readArchive } from '../archive.ts';
+import { jobDefaults, readConfig, transact } from '../store.ts';
+import { checkDependencies } from '../workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../spec.ts';
 import { QueueCommand } from './base.ts';
 
@@ -20,8 +22,14 @@ export class EnqueueCommand extends QueueCommand {
       runs, and it is at least 1. \`--env KEY=VALUE\` (repeatable) sets a variable for this job's
       runs only; QUEUECTL_* names are queuectl's own.
 
+      \`--after ID,ID\` makes the job wait until every job named has completed; if one of them
+      ends dead or cancelled, this job never runs (it is cancelled, with the reason), and a later
+      \`restart\` or \`dlq retry\` of that job puts it back to waiting. An unknown id or a cycle is
+      refused. \`--queue NAME\` puts the job in a named queue (default \`default\`): see
+      \`queuectl queue list\` for their limits and pauses.
+
       JSON keys: id, command, max_retries, priority, run_at, delay, timeout, no_retry_on, cwd,
-      env (an object such as {"KEY": "value"}).
+      env (an object such as {"KEY": "value"}), queue, after (an array of job ids).
       With \`--file\`, each line of the file (or of stdin for \`-\`) is one JSON spec; either every
       job is added or none is.
     `,
@@ -30,6 +38,8 @@ export class EnqueueCommand extends QueueCommand {
       ['Add a command with options', '$0 enqueue --id backup --max-retries 5 -- tar czf backup.tgz src'],
       ['Run a job in ten minutes, with a time limit', '$0 enqueue --delay 10m --timeout 5m -- ./sync.sh'],
       ['Give a job its own environment', '$0 enqueue --env STAGE=prod --env REGION=eu -- ./deploy.sh'],
+      ['Run tests once the build has completed', '$0 enqueue --id test --after build -- npm test'],
+      ['Put a job in a queue of its own', '$0 enqueue --queue gpu -- ./train.sh'],
       ['Add many jobs from a JSON-lines file', '$0 enqueue --file jobs.jsonl'],
     ],
   });
@@ -41,6 +51,8 @@ export class EnqueueCommand extends QueueCommand {
   delay = Option.String('--delay', { description: 'do not start before this long from now, such as 10s or 5m' });
   timeout = Option.String('--timeout', { description: 'kill the job after this long, such as 30s or 5m' });
   noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
+  after = Option.String('--after', { description: 'start only after these jobs completed, such as build,lint' });
+  queue = Option.String('--queue,-q', { description: 'the queue to run in (default: default)' });
   env = Option.Array('--env', { description: 'KEY=VALUE: a variable for this job\'s runs (repeatable)' });
   file = Option.String('--file,-f', { description: 'read JSON-lines specs from a file, or - for stdin' });
   asJson = Option.Boolean('--json', false, { description: 'print the new jobs as JSON' });
@@ -56,6 +68,8 @@ export class EnqueueCommand extends QueueCommand {
       timeout: this.timeout,
       no_retry_on: this.noRetryOn,
       env: this.env === undefined ? undefined : envFromFlags(this.env),
+      after: this.after,
+      queue: this.queue,
     };
     return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
   }
@@ -131,9 +145,14 @@ export class EnqueueCommand extends QueueCommand {
         if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
       }
     };
-    const created = await transact(this.store, (doc) => {
+    const created = await transact(this.store, (doc, settings) => {
       refuseTaken(doc.jobs);
       const added = jobs.map((job) => createJob(job, now));
+      const live = new Map(doc.jobs.map((job) => [job.id, job]));
+      const named = added.flatMap((job) => job.after);
+      // A dependency may have moved to the archive (completed long ago): only then is it read.
+      const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : readArchive(this.store.home, jobDefaults(this.store, settings));
+      checkDependencies(added, new Map([...archived.map((job) => [job.id, job] as const), ...live]));
       doc.jobs.push(...added);
       return added;
     });

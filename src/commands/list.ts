@@ -59,6 +59,6 @@ export class ListCommand extends QueueCommand {
     const selected = (this.recent ? latestFirst(chosen) : byPriority(chosen)).slice(0, limit);
     if (this.asJson) return this.json(selected.map(canonicalJob));
     if (selected.length === 0) return this.out(states ? `no ${states.join(' or ')} jobs` : 'no jobs');
-    this.context.stdout.write(renderJobs(selected, this.context.now()));
+    this.context.stdout.write(renderJobs(selected, this.context.now(), jobs));
   }
 }

@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import { dropReturned, readArchive, returnToJobs } from '../archive.ts';
 import { findJob, restartJob } from '../job.ts';
 import { jobDefaults, transact, type StoreContext } from '../store.ts';
+import { reviveDependents } from '../workflow.ts';
 import { QueueCommand } from './base.ts';
 
 export class RestartCommand extends QueueCommand {
@@ -15,6 +16,9 @@ export class RestartCommand extends QueueCommand {
       every job is restarted or none is.
 
       An archived job (see \`keep-finished\`) comes back into jobs.json at its place by creation.
+
+      Jobs that never ran because this one ended dead or cancelled (they waited for it with
+      \`--after\`) go back to pending too, waiting for it again: the chain goes on.
     `,
     examples: [
       ['Run a completed job again', '$0 restart job1'],
@@ -25,13 +29,17 @@ export class RestartCommand extends QueueCommand {
   ids = Option.Rest({ required: 1 });
 
   async run() {
-    const ids = await restartJobs(this.store, this.ids);
-    this.out(ids.map((id) => `restarted ${id}`).join('\n'));
+    const revived: string[] = [];
+    const ids = await restartJobs(this.store, this.ids, revived);
+    this.out([...ids.map((id) => `restarted ${id}`), ...revived.map((id) => `waiting again: ${id}`)].join('\n'));
   }
 }
 
-/** Puts finished jobs back to pending, all or none, archived ones included; returns their ids. */
-export async function restartJobs(store: StoreContext, wanted: readonly string[]): Promise<string[]> {
+/**
+ * Puts finished jobs back to pending, all or none, archived ones included; returns their ids.
+ * The ids of dependents that go back to waiting with them are added to `revived`.
+ */
+export async function restartJobs(store: StoreContext, wanted: readonly string[], revived: string[] = []): Promise<string[]> {
   const ids = [...new Set(wanted)];
   const returned = await transact(store, (doc, config) => {
     const now = store.now();
@@ -41,6 +49,9 @@ export async function restartJobs(store: StoreContext, wanted: readonly string[]
     // Every job is checked before any changes: one that cannot be restarted leaves all alone.
     const restarted = new Map(targets.map((job) => [job.id, restartJob(job, now)]));
     doc.jobs = doc.jobs.map((job) => restarted.get(job.id) ?? job);
+    const chain = reviveDependents(doc.jobs, ids, now);
+    doc.jobs = chain.jobs;
+    revived.splice(0, revived.length, ...chain.revived);
     const originals = targets.filter((job) => !live.has(job.id));
     returnToJobs(doc, originals.map((job) => restarted.get(job.id)!), originals);
     return originals.length;

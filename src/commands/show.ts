@@ -8,6 +8,7 @@ import { lookupJobs } from '../store.ts';
 import { renderTable } from '../table.ts';
 import { relativeTime } from '../view.ts';
 import { shellQuote } from '../spec.ts';
+import { waitingFor } from '../workflow.ts';
 import { QueueCommand } from './base.ts';
 
 /** Interrupted runs spend no attempt; only crashes count towards the poison-pill limit. */
@@ -34,6 +35,7 @@ export class ShowCommand extends QueueCommand {
   async run() {
     const job = lookupJobs(this.store, [this.id])[0]!;
     if (this.asJson) return this.json(canonicalJob(job));
+    const dependencies = new Map(lookupJobs(this.store, job.after, { skipMissing: true }).map((dep) => [dep.id, dep]));
     const now = this.context.now();
     const when = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');
     const fields: [string, string][] = [
@@ -44,6 +46,10 @@ export class ShowCommand extends QueueCommand {
       ['env', Object.keys(job.env).length ? Object.entries(job.env).map(([name, value]) => shellQuote(`${name}=${value}`)).join(' ') : '-'],
       ['runs', `${job.attempts} of ${Math.max(1, job.max_retries)}${interruptions(job)}`],
       ['priority', String(job.priority)],
+      ['queue', job.queue],
+      ['after', job.after.length ? job.after.map((id) => `${id} (${dependencies.get(id)?.state ?? 'gone'})`).join(', ') : '-'],
+      ['waiting for', (job.state === 'pending' || job.state === 'failed') && waitingFor(job, dependencies).length ? waitingFor(job, dependencies).join(', ') : '-'],
+      ['schedule', job.schedule ?? '-'],
       ['timeout', job.timeout ?? 'none'],
       ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
       ['created', when(job.created_at)],

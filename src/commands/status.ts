@@ -10,6 +10,8 @@ import { readJobs } from '../store.ts';
 import { summarize } from '../summary.ts';
 import { renderTable, clip } from '../table.ts';
 import { relativeTime } from '../view.ts';
+import { summarizeQueues } from '../queue.ts';
+import { waitingFor } from '../workflow.ts';
 import { QueueCommand } from './base.ts';
 
 export class StatusCommand extends QueueCommand {
@@ -49,18 +51,31 @@ export class StatusCommand extends QueueCommand {
   }
 
   private async render() {
-    const { jobs, archived } = readJobs(this.store);
+    const { jobs, archived, queues, schedules } = readJobs(this.store);
     const now = this.context.now();
     const metrics = computeMetrics(jobs, now);
     const live = liveSupervisors(this.store.home);
     const { total, counts, running, supervisors, waiting, next_due_at: next } = summarize(jobs, archived, live);
+    const byId = new Map(jobs.map((job) => [job.id, job]));
+    const dependencies = jobs
+      .filter((job) => job.state === 'pending' || job.state === 'failed')
+      .map((job) => ({ job: job.id, waiting_for: waitingFor(job, byId) }))
+      .filter((entry) => entry.waiting_for.length > 0);
+    const queueList = summarizeQueues(jobs, queues, STATES).map(({ name, counts: inQueue, parallel, paused }) => ({ name, waiting: inQueue.pending + inQueue.failed, running: inQueue.processing, parallel, paused }));
+    const scheduleList = (schedules ?? []).map((schedule) => ({ name: schedule.name, cron: schedule.cron, tz: schedule.tz, next_at: schedule.next_at, last_fired_at: schedule.last_fired_at }));
     if (this.asJson) {
-      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.home.dir });
+      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.home.dir, queues: queueList, waiting_for_dependencies: dependencies, schedules: scheduleList });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
     this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
+    // Queues, dependencies and schedules get lines only once they are used: a plain queue reads as before.
+    if (queueList.length > 1 || queueList.some((queue) => queue.paused || queue.parallel !== null)) {
+      this.out(`queues: ${queueList.map((queue) => `${queue.name} ${queue.running} running, ${queue.waiting} waiting${queue.parallel === null ? '' : `, at most ${queue.parallel}`}${queue.paused ? ', paused' : ''}`).join('; ')}`);
+    }
+    if (dependencies.length > 0) this.out(`waiting for dependencies: ${dependencies.map((entry) => `${entry.job} (for ${entry.waiting_for.join(', ')})`).join(', ')}`);
+    if (scheduleList.length > 0) this.out(`schedules: ${scheduleList.map((schedule) => `${schedule.name} next ${relativeTime(schedule.next_at, now)}`).join(', ')}`);
     this.out(`store: ${this.store.home.dir}${fs.existsSync(this.store.home.dir) ? '' : ' (none yet: the first change creates it)'}`);
     if (supervisors.length === 0) this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {

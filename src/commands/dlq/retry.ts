@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../error.ts';
 import { findJob, restartJob, type Job } from '../../job.ts';
 import { transact, type StoreContext } from '../../store.ts';
+import { reviveDependents } from '../../workflow.ts';
 import { QueueCommand } from '../base.ts';
 
 /** The ids to retry: every dead job, or the given ids, each of which must name a dead job. */
@@ -15,11 +16,15 @@ function deadIds(jobs: readonly Job[], ids: readonly string[] | 'all'): string[]
 }
 
 /** Puts dead jobs back to pending: the given ids, each of which must be dead, or every dead job. */
-export function retryDeadJobs(store: StoreContext, wanted: readonly string[] | 'all'): Promise<string[]> {
+export function retryDeadJobs(store: StoreContext, wanted: readonly string[] | 'all', revived: string[] = []): Promise<string[]> {
   return transact(store, (doc) => {
     const ids = new Set(deadIds(doc.jobs, wanted));
     const now = store.now();
     doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? restartJob(job, now) : job));
+    // Jobs that never ran because one of these died wait for it again.
+    const chain = reviveDependents(doc.jobs, [...ids], now);
+    doc.jobs = chain.jobs;
+    revived.splice(0, revived.length, ...chain.revived);
     return [...ids];
   });
 }
@@ -32,7 +37,8 @@ export class DlqRetryCommand extends QueueCommand {
     details: `
       The job goes back to \`pending\` with \`attempts\` reset to 0, so it gets its
       \`max_retries\` runs again; its history and last error are kept. To restart a completed or
-      cancelled job as well, see \`queuectl restart\`.
+      cancelled job as well, see \`queuectl restart\`. Jobs that never ran because this one
+      died (they waited for it with \`--after\`) go back to pending too, waiting for it again.
     `,
     examples: [
       ['Retry one dead job', '$0 dlq retry job1'],
@@ -46,7 +52,8 @@ export class DlqRetryCommand extends QueueCommand {
   async run() {
     if (this.all === (this.ids.length > 0)) throw invalid('give the ids of dead jobs to retry, or --all');
     const wanted = this.all ? 'all' : this.ids;
-    const retried = await retryDeadJobs(this.store, wanted);
-    this.out(retried.length === 0 ? 'the dead letter queue is empty: nothing to retry' : retried.map((id) => `retrying ${id}`).join('\n'));
+    const revived: string[] = [];
+    const retried = await retryDeadJobs(this.store, wanted, revived);
+    this.out(retried.length === 0 ? 'the dead letter queue is empty: nothing to retry' : [...retried.map((id) => `retrying ${id}`), ...revived.map((id) => `waiting again: ${id}`)].join('\n'));
   }
 }

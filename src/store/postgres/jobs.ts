@@ -7,7 +7,7 @@
 import type { ClientBase } from 'pg';
 import { QueueError } from '../../error.ts';
 import { claimJob, type Job, type Owner } from '../../job.ts';
-import { canonicalJob } from '../../jobfile.ts';
+import { canonicalJob, fromStored, type StoredJob } from '../../jobfile.ts';
 import { inTransaction } from './connect.ts';
 
 /** Who holds a claim, and for how long the database keeps it theirs without a renewal. */
@@ -24,7 +24,7 @@ export function encodeJob(job: Job): string {
 
 /** jsonb keeps no key order: the job comes back in the canonical order of jobs.json. */
 export function decodeJob(doc: unknown): Job {
-  return canonicalJob(doc as Job);
+  return fromStored(doc as StoredJob);
 }
 
 const encodeAll = (jobs: readonly Job[]): string => `[${jobs.map(encodeJob).join(',')}]`;

@@ -1,0 +1,149 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { queuectl } from '../support/cli.ts';
+import { job } from '../support/factory.ts';
+import { accepts, deadJob, inTemp, jobsFile, readJobs, rejects, writeJobs, writeJobsText } from './support/fixture.ts';
+
+// ---
+
+const after = suite('enqueue --after');
+
+after('records the dependencies, and list and show say what the job waits for', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'build', '--', 'make'], { cwd });
+  accepts(['enqueue', '--id', 'lint', '--', 'make lint'], { cwd });
+  accepts(['enqueue', '--id', 'test', '--after', 'build,lint', '--', 'make test'], { cwd });
+  assert.equal(readJobs(cwd).find((entry) => entry.id === 'test')?.after, ['build', 'lint']);
+  const row = accepts(['list'], { cwd }).stdout.split('\n').find((line) => line.startsWith('test '));
+  assert.match(row ?? '', /waiting for build, lint/);
+  const shown = accepts(['show', 'test'], { cwd }).stdout;
+  assert.match(shown, /^after:\s+build \(pending\), lint \(pending\)$/m);
+  assert.match(shown, /^waiting for:\s+build, lint$/m);
+  const status = JSON.parse(accepts(['status', '--json'], { cwd }).stdout) as { waiting_for_dependencies: unknown };
+  assert.equal(status.waiting_for_dependencies, [{ job: 'test', waiting_for: ['build', 'lint'] }]);
+  const listed = JSON.parse(accepts(['list', '--json'], { cwd }).stdout) as Record<string, unknown>[];
+  assert.equal(listed.find((entry) => entry.id === 'test')?.after, ['build', 'lint'], 'list --json shows the dependencies');
+  assert.not.ok('after' in listed.find((entry) => entry.id === 'build')!, 'and leaves them out, as the file does, when there are none');
+}));
+
+after('refuses an unknown dependency, with nothing written', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'build', '--', 'make'], { cwd });
+  rejects(['enqueue', '--id', 'test', '--after', 'build,nope', '--', 'make test'], { cwd }, { status: 2, message: /waits for "nope", but there is no job "nope"; enqueue it first/ });
+}));
+
+after('refuses a cycle within one --file batch, and a job waiting for itself, with nothing written', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'base', '--', 'true'], { cwd });
+  const file = path.join(cwd, 'jobs.jsonl');
+  fs.writeFileSync(file, ['{"id":"a","command":"true","after":["c","base"]}', '{"id":"b","command":"true","after":["a"]}', '{"id":"c","command":"true","after":["b"]}'].join('\n'));
+  rejects(['enqueue', '--file', file], { cwd }, { status: 2, message: /wait for each other in a cycle: a → c → b → a/ });
+  rejects(['enqueue', '--id', 'self', '--after', 'self', '--', 'true'], { cwd }, { status: 2, message: /cannot wait for itself/ });
+}));
+
+after('refuses a dependency that is dead, saying to restart it', inTemp((cwd) => {
+  writeJobs(cwd, [deadJob('build')]);
+  rejects(['enqueue', '--after', 'build', '--', 'make test'], { cwd }, { status: 4, message: /"build", which is dead.*queuectl restart build/ });
+}));
+
+after('restart of a dependency that ended its dependents puts them back to waiting', inTemp((cwd) => {
+  writeJobs(cwd, [deadJob('build'), job({ id: 'test', state: 'cancelled', after: ['build'], last_error: 'not run: dependency "build" is dead' })]);
+  assert.is(accepts(['dlq', 'retry', 'build'], { cwd }).stdout, 'retrying build\nwaiting again: test\n');
+  const test = readJobs(cwd).find((entry) => entry.id === 'test');
+  assert.equal([test?.state, test?.last_error], ['pending', null]);
+}));
+
+after.run();
+
+// ---
+
+const queues = suite('queue set, pause, resume, list');
+
+queues('enqueue --queue, queue set and pause show in queue list, and the file keeps them as plain JSON', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'a', '--', 'true'], { cwd });
+  accepts(['enqueue', '--id', 'g', '--queue', 'gpu', '--', 'train'], { cwd });
+  assert.is(accepts(['queue', 'set', 'gpu', '--parallel', '1'], { cwd }).stdout, 'queue gpu: at most 1 job at once\n');
+  assert.is(accepts(['queue', 'pause', 'gpu'], { cwd }).stdout, 'paused gpu\n');
+  assert.is(accepts(['queue', 'pause', 'gpu'], { cwd }).stdout, 'gpu was already paused\n');
+  assert.is(
+    accepts(['queue', 'list'], { cwd }).stdout,
+    'QUEUE    WAITING  RUNNING  COMPLETED  DEAD  LIMIT  STATE\ndefault  1        0        0          0     -      active\ngpu      1        0        0          0     1      paused\n',
+  );
+  const file = JSON.parse(fs.readFileSync(jobsFile(cwd), 'utf8')) as { queues: unknown };
+  assert.equal(file.queues, { gpu: { parallel: 1, paused: true } });
+  const listed = JSON.parse(accepts(['list', '--json'], { cwd }).stdout) as { id: string; queue?: string }[];
+  assert.equal(listed.map((entry) => [entry.id, entry.queue]), [['a', undefined], ['g', 'gpu']]);
+  const status = JSON.parse(accepts(['status', '--json'], { cwd }).stdout) as { queues: unknown };
+  assert.equal(status.queues, [{ name: 'default', waiting: 1, running: 0, parallel: null, paused: false }, { name: 'gpu', waiting: 1, running: 0, parallel: 1, paused: true }]);
+  assert.match(accepts(['status'], { cwd }).stdout, /^queues: default 0 running, 1 waiting; gpu 0 running, 1 waiting, at most 1, paused$/m);
+  accepts(['queue', 'set', 'gpu', '--parallel', 'off'], { cwd });
+  assert.is(accepts(['queue', 'resume'], { cwd }).stdout, 'resumed gpu\n');
+  assert.not.ok('queues' in (JSON.parse(fs.readFileSync(jobsFile(cwd), 'utf8')) as object), 'no settings left: no queues key');
+}));
+
+queues('queue pause without a name pauses every queue there is', inTemp((cwd) => {
+  accepts(['enqueue', '--queue', 'gpu', '--', 'true'], { cwd });
+  assert.is(accepts(['queue', 'pause'], { cwd }).stdout, 'paused default\npaused gpu\n');
+  assert.is(accepts(['queue', 'resume'], { cwd }).stdout, 'resumed default\nresumed gpu\n');
+  assert.is(accepts(['queue', 'resume'], { cwd }).stdout, 'every queue was already active\n');
+}));
+
+queues('an old jobs.json stays byte for byte the same after settings come and go', inTemp((cwd) => {
+  const old = `{\n  "version": 1,\n  "jobs": [\n    {\n      "id": "a",\n      "command": "true",\n      "state": "pending"\n    }\n  ]\n}\n`;
+  writeJobsText(cwd, old);
+  accepts(['queue', 'pause', 'default'], { cwd });
+  accepts(['queue', 'resume', 'default'], { cwd });
+  const rewritten = fs.readFileSync(jobsFile(cwd), 'utf8');
+  assert.not.match(rewritten, /"queue"|"after"|"schedule"/, 'the workflow fields at their defaults are not written');
+  const before = rewritten;
+  accepts(['queue', 'pause', 'x'], { cwd });
+  accepts(['queue', 'resume', 'x'], { cwd });
+  assert.is(fs.readFileSync(jobsFile(cwd), 'utf8'), before);
+}));
+
+queues('bad settings are refused with nothing written', inTemp((cwd) => {
+  accepts(['enqueue', '--', 'true'], { cwd });
+  rejects(['queue', 'set', 'gpu', '--parallel', 'two'], { cwd }, { status: 2, message: /--parallel takes a whole number/ });
+  rejects(['queue', 'set', 'gpu'], { cwd }, { status: 2, message: /queue set gpu --parallel 1/ });
+  rejects(['queue', 'pause', 'no way'], { cwd }, { status: 2, message: /invalid queue name "no way"/ });
+  rejects(['enqueue', '--queue', 'bad/name', '--', 'true'], { cwd }, { status: 2, message: /invalid queue name/ });
+}));
+
+queues('a hand-edited queue setting is validated, naming the queue and the field', inTemp((cwd) => {
+  writeJobsText(cwd, '{"version": 1, "queues": {"gpu": {"parallel": "one"}}, "jobs": []}\n');
+  const result = queuectl(['queue', 'list'], { cwd });
+  assert.is(result.status, 2);
+  assert.match(result.stderr, /jobs\.json: queues: "gpu": field "parallel": expected a whole number from 1/);
+}));
+
+queues.run();
+
+// ---
+
+const schedules = suite('schedule add, list, remove');
+
+schedules('adds a schedule that shows its next firing, and removes it', inTemp((cwd) => {
+  const env = { QUEUECTL_TEST_CLOCK: `${Date.now()},2030-01-01T10:00:00Z,1` };
+  const added = accepts(['schedule', 'add', 'nightly', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--queue', 'backup', '--', './backup.sh'], { cwd, env }).stdout;
+  assert.match(added, /^schedule nightly added; first firing at 2030-01-02T02:00:00.000Z \(in 16h\)\n$/);
+  const listed = accepts(['schedule', 'list'], { cwd, env }).stdout.split('\n');
+  assert.match(listed[1] ?? '', /^nightly\s+0 3 \* \* \*\s+Europe\/Berlin\s+2030-01-02T02:00:00.000Z \(in 16h\)\s+-\s+\.\/backup\.sh$/);
+  const [schedule] = JSON.parse(accepts(['schedule', 'list', '--json'], { cwd }).stdout) as { job: { queue: string; command: string; cwd: string } }[];
+  assert.equal([schedule?.job.queue, schedule?.job.command, schedule?.job.cwd], ['backup', './backup.sh', cwd]);
+  rejects(['schedule', 'add', 'nightly', '--cron', '* * * * *', '--', 'true'], { cwd }, { status: 4, message: /a schedule named "nightly" already exists; remove it first/ });
+  assert.is(accepts(['schedule', 'remove', 'nightly'], { cwd }).stdout, 'removed schedule nightly\n');
+  assert.is(accepts(['schedule', 'list'], { cwd }).stdout, 'no schedules (add one with: queuectl schedule add NAME --cron EXPR -- CMD)\n');
+}));
+
+schedules('bad expressions, zones, names and missing parts are refused with nothing written', inTemp((cwd) => {
+  accepts(['enqueue', '--', 'true'], { cwd });
+  rejects(['schedule', 'add', 'x', '--cron', '0 3 * *', '--', 'true'], { cwd }, { status: 2, message: /invalid cron expression "0 3 \* \*".*for example "\*\/5 \* \* \* \*"/ });
+  rejects(['schedule', 'add', 'x', '--cron', '61 * * * *', '--', 'true'], { cwd }, { status: 2, message: /invalid cron expression/ });
+  rejects(['schedule', 'add', 'x', '--cron', '0 0 31 2 *', '--', 'true'], { cwd }, { status: 2, message: /never matches/ });
+  rejects(['schedule', 'add', 'x', '--cron', '* * * * *', '--tz', 'Mars/Base', '--', 'true'], { cwd }, { status: 2, message: /unknown time zone "Mars\/Base"/ });
+  rejects(['schedule', 'add', 'x', '--', 'true'], { cwd }, { status: 2, message: /give the times with --cron/ });
+  rejects(['schedule', 'add', 'x', '--cron', '* * * * *', 'true'], { cwd }, { status: 2, message: /put the command after --/ });
+  rejects(['schedule', 'add', 'a b', '--cron', '* * * * *', '--', 'true'], { cwd }, { status: 2, message: /invalid schedule name/ });
+  rejects(['schedule', 'remove', 'nope'], { cwd }, { status: 3, message: /no schedule named "nope"; there are none/ });
+}));
+
+schedules.run();
