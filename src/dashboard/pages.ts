@@ -3,6 +3,7 @@ import { formatDuration } from '../duration.ts';
 import { FINISHED_STATES, STATES, type Job, type State } from '../job.ts';
 import { canonicalJob } from '../jobfile.ts';
 import type { Window } from '../metrics.ts';
+import type { QueueSummary } from '../queue.ts';
 import type { Summary, SupervisorSummary } from '../summary.ts';
 import { relativeTime, runsOf } from '../view.ts';
 import { minuteChart } from './chart.ts';
@@ -11,6 +12,7 @@ import { actionButton, stateBadge, type PageContext } from './layout.ts';
 
 export interface Overview {
   summary: Summary;
+  queues: QueueSummary[];
   minutes: Window[];
   nextDue: Job | null;
 }
@@ -25,6 +27,7 @@ export function overviewPage(ctx: PageContext, data: Overview): Html {
   const { counts, total, supervisors, waiting } = data.summary;
   return html`<h1>Overview</h1>
 <div class="cards">${STATES.map((state) => html`<a class="card" href="/jobs${query({ state })}" data-state="${state}"><b>${counts[state]}</b>${state}</a>`)}<div class="card"><b>${total}</b>total</div></div>
+${queuesTable(data.queues)}
 <h2>Runs per minute, last hour</h2>
 ${minuteChart(data.minutes)}
 <p class="muted">${nextLine(ctx, data.nextDue)}</p>
@@ -34,6 +37,14 @@ ${waiting.length === 0 ? '' : html`<h2>Waiting for recovery</h2><p>Processing, b
 <table><thead><tr><th>Job</th><th>Supervisor</th><th>Started</th><th>Command</th></tr></thead><tbody>
 ${waiting.map((job) => html`<tr><td><a href="${jobHref(job.job)}">${job.job}</a></td><td>${job.owner_pid ?? '-'} (gone)</td><td>${when(job.started_at, ctx.now)}</td><td><code>${job.command}</code></td></tr>`)}
 </tbody></table>`}`;
+}
+
+/** Shown once queues are in use: more than the default one, or a limit or a pause. */
+function queuesTable(queues: readonly QueueSummary[]): Html {
+  if (queues.length <= 1 && !queues.some((queue) => queue.paused || queue.parallel !== null)) return html``;
+  return html`<h2>Queues</h2><table><thead><tr><th>Queue</th><th>Waiting</th><th>Running</th><th>Completed</th><th>Dead</th><th>At most</th><th></th></tr></thead><tbody>
+${queues.map((queue) => html`<tr data-queue="${queue.name}"><td><a href="/jobs${query({ queue: queue.name })}">${queue.name}</a></td><td class="num">${queue.counts.pending + queue.counts.failed}</td><td class="num">${queue.counts.processing}</td><td class="num">${queue.counts.completed}</td><td class="num">${queue.counts.dead}</td><td class="num">${queue.parallel ?? '-'}</td><td>${queue.paused ? html`<span class="badge">paused</span>` : ''}</td></tr>`)}
+</tbody></table>`;
 }
 
 function nextLine(ctx: PageContext, next: Job | null): Html {
@@ -59,6 +70,7 @@ ${Array.from({ length: supervisor.workers }, (_, index) => {
 
 export interface JobFilter {
   state: State | '';
+  queue: string;
   q: string;
   order: 'run' | 'newest';
   page: number;
@@ -66,9 +78,10 @@ export interface JobFilter {
 
 export const PAGE_SIZE = 50;
 
-export function jobsControls(filter: JobFilter): Html {
+export function jobsControls(filter: JobFilter, queues: readonly string[]): Html {
   return html`<form class="controls" method="get" action="/jobs" role="search">
 <label>State <select name="state"><option value="">any</option>${STATES.map((state) => html`<option${state === filter.state ? html` selected` : ''}>${state}</option>`)}</select></label>
+<label>Queue <select name="queue"><option value="">any</option>${queues.map((queue) => html`<option${queue === filter.queue ? html` selected` : ''}>${queue}</option>`)}</select></label>
 <label>Search <input type="search" name="q" value="${filter.q}" placeholder="id or command"></label>
 <label>Order <select name="order"><option value="run"${filter.order === 'run' ? html` selected` : ''}>run order</option><option value="newest"${filter.order === 'newest' ? html` selected` : ''}>newest first</option></select></label>
 <button type="submit">Filter</button></form>`;
@@ -76,15 +89,15 @@ export function jobsControls(filter: JobFilter): Html {
 
 export function jobsPage(ctx: PageContext, filter: JobFilter, jobs: readonly Job[], total: number): Html {
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const link = (page: number) => `/jobs${query({ state: filter.state, q: filter.q, order: filter.order === 'run' ? undefined : filter.order, page: page === 1 ? undefined : page })}`;
+  const link = (page: number) => `/jobs${query({ state: filter.state, queue: filter.queue, q: filter.q, order: filter.order === 'run' ? undefined : filter.order, page: page === 1 ? undefined : page })}`;
   return html`<h1>Jobs <span class="muted">· ${total} found</span></h1>
 ${jobs.length === 0 ? html`<p>No jobs match.</p>` : jobTable(ctx, jobs)}
 <nav class="pager" aria-label="pages">${filter.page > 1 ? html`<a href="${link(filter.page - 1)}" rel="prev">← previous</a>` : ''}<span>page ${filter.page} of ${pages}</span>${filter.page < pages ? html`<a href="${link(filter.page + 1)}" rel="next">next →</a>` : ''}</nav>`;
 }
 
 function jobTable(ctx: PageContext, jobs: readonly Job[], actions?: (job: Job) => Html): Html {
-  return html`<table><thead><tr><th>ID</th><th>State</th><th>Runs</th><th>Priority</th><th>When</th><th>Command</th><th>Last error</th>${actions ? html`<th></th>` : ''}</tr></thead><tbody>
-${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)}">${job.id}</a></td><td>${stateBadge(job.state)}</td><td class="num">${runsOf(job)}</td><td class="num">${job.priority}</td><td>${when(job.state === 'processing' ? job.started_at : job.updated_at, ctx.now)}</td><td><code>${job.command}</code></td><td>${job.last_error ?? ''}</td>${actions ? html`<td>${actions(job)}</td>` : ''}</tr>`)}
+  return html`<table><thead><tr><th>ID</th><th>State</th><th>Queue</th><th>Runs</th><th>Priority</th><th>When</th><th>Command</th><th>Last error</th>${actions ? html`<th></th>` : ''}</tr></thead><tbody>
+${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)}">${job.id}</a></td><td>${stateBadge(job.state)}</td><td>${job.queue}</td><td class="num">${runsOf(job)}</td><td class="num">${job.priority}</td><td>${when(job.state === 'processing' ? job.started_at : job.updated_at, ctx.now)}</td><td><code>${job.command}</code></td><td>${job.last_error ?? ''}</td>${actions ? html`<td>${actions(job)}</td>` : ''}</tr>`)}
 </tbody></table>`;
 }
 

@@ -16,6 +16,7 @@ import { liveSupervisors } from '../registry.ts';
 import { ArchiveFollower, withArchive } from '../archive.ts';
 import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store.ts';
 import { summarize } from '../summary.ts';
+import { queueNames, summarizeQueues } from '../queue.ts';
 import type { Html } from './html.ts';
 import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
 import type { PageContext } from './layout.ts';
@@ -42,12 +43,13 @@ export interface View {
 }
 
 function overview(store: StoreContext, ctx: PageContext): View {
-  const { jobs, archived } = readJobs(store);
+  const { jobs, archived, queues: settings } = readJobs(store);
   const summary = summarize(jobs, archived, liveSupervisors(store.home));
+  const queues = summarizeQueues(jobs, settings, STATES);
   const waiting = jobs.filter((job) => job.state === 'pending' || job.state === 'failed');
   const due = byPriority(waiting.filter((job) => isDue(job, ctx.now)));
   const nextDue = due[0] ?? [...waiting].sort((a, b) => a.run_at.localeCompare(b.run_at))[0] ?? null;
-  return { title: 'Overview', nav: '/', live: overviewPage(ctx, { summary, minutes: perMinute(jobs, ctx.now), nextDue }) };
+  return { title: 'Overview', nav: '/', live: overviewPage(ctx, { summary, queues, minutes: perMinute(jobs, ctx.now), nextDue }) };
 }
 
 export function parseFilter(params: URLSearchParams): JobFilter {
@@ -57,19 +59,25 @@ export function parseFilter(params: URLSearchParams): JobFilter {
   if (order !== 'run' && order !== 'newest') throw invalid(`order must be run or newest, got "${order}"`);
   const page = params.get('page') ?? '1';
   if (!/^[1-9]\d{0,6}$/.test(page)) throw invalid(`page must be a whole number from 1, got "${page}"`);
-  return { state: state as State | '', q: (params.get('q') ?? '').trim(), order, page: Number(page) };
+  return { state: state as State | '', queue: (params.get('queue') ?? '').trim(), q: (params.get('q') ?? '').trim(), order, page: Number(page) };
 }
 
 function jobs(source: Source, ctx: PageContext, params: URLSearchParams): View {
   const filter = parseFilter(params);
   // Archived jobs are completed or cancelled: the archive is read only when those may be shown.
   const archivable = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled';
-  const all = archivable ? (({ live, archived }) => withArchive(live, archived))(liveAndArchived(source)) : readJobs(source.store).jobs;
+  const doc = readJobs(source.store);
+  const all = archivable ? withArchive(doc.jobs, liveAndArchived(source).archived) : doc.jobs;
   const needle = filter.q.toLowerCase();
-  const matching = all.filter((job) => (filter.state === '' || job.state === filter.state) && (needle === '' || job.id.toLowerCase().includes(needle) || job.command.toLowerCase().includes(needle)));
+  const matching = all.filter(
+    (job) =>
+      (filter.state === '' || job.state === filter.state) &&
+      (filter.queue === '' || job.queue === filter.queue) &&
+      (needle === '' || job.id.toLowerCase().includes(needle) || job.command.toLowerCase().includes(needle)),
+  );
   const ordered = filter.order === 'newest' ? [...matching].reverse() : byPriority(matching);
   const shown = ordered.slice((filter.page - 1) * PAGE_SIZE, filter.page * PAGE_SIZE);
-  return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, shown, matching.length), controls: jobsControls(filter) };
+  return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, shown, matching.length), controls: jobsControls(filter, queueNames(doc.jobs, doc.queues)) };
 }
 
 function logTail(store: StoreContext, id: string): { text: string; truncated: boolean } | null {

@@ -68,6 +68,21 @@ scenario(pages, 'filters by state and text, orders newest first and pages throug
   });
 });
 
+scenario(pages, 'shows queues with their limits and pauses, and filters jobs by queue', async (s) => {
+  s.ok('queue', 'set', 'gpu', '--parallel', '1');
+  s.ok('queue', 'pause', 'gpu');
+  s.enqueue({ id: 'train', command: 'true', queue: 'gpu' }, { id: 'lint', command: 'true' });
+  await withDashboard(s, [], async (d) => {
+    const overview = (await d.request('/')).body;
+    assert.match(overview, /<tr data-queue="gpu"><td><a href="\/jobs\?queue=gpu">gpu<\/a><\/td><td class="num">1<\/td>.*<td class="num">1<\/td><td><span class="badge">paused<\/span><\/td><\/tr>/);
+    assert.match(overview, 'data-queue="default"');
+    const filtered = (await d.request('/jobs?queue=gpu')).body;
+    assert.match(filtered, 'data-job="train"');
+    assert.not.match(filtered, 'data-job="lint"');
+    assert.match(filtered, '<option selected>gpu</option>');
+  });
+});
+
 scenario(pages, 'escapes everything that comes from a job', async (s) => {
   s.enqueue({ id: 'x', command: '<script>alert("pwned")</script><img src=x onerror=alert(1)>' });
   await withDashboard(s, [], async (d) => {
