@@ -444,8 +444,12 @@ export function canonicalJob(job: Job): StoredJob {
   return stored;
 }
 
+/** The whole job in the fixed key order, workflow fields included: what `--json` prints, so scripts always find every key. */
+export function fullJob(job: Job): Job {
+  return pick({ ...canonicalJob(job), queue: job.queue, after: job.after, schedule: job.schedule } as Job, JOB_KEYS);
+}
+
 /** A job read back from its stored form (no key order kept, as in jsonb), with the left-out fields at their defaults. */
 export function fromStored(stored: StoredJob): Job {
-  const job: Job = { ...(stored as Job), queue: stored.queue ?? DEFAULT_QUEUE, after: stored.after ?? [], schedule: stored.schedule ?? null };
-  return pick({ ...canonicalJob(job), queue: job.queue, after: job.after, schedule: job.schedule } as Job, JOB_KEYS);
+  return fullJob({ ...(stored as Job), queue: stored.queue ?? DEFAULT_QUEUE, after: stored.after ?? [], schedule: stored.schedule ?? null });
 }

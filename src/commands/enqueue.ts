@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Option } from 'clipanion';
 import { QueueError, invalid } from '../error.ts';
 import { createJob, type Job, type NewJob } from '../job.ts';
-import { canonicalJob } from '../jobfile.ts';
+import { fullJob } from '../jobfile.ts';
 import { readArchive } from '../archive.ts';
 import { jobDefaults, readConfig, transact } from '../store.ts';
 import { checkDependencies } from '../workflow.ts';
@@ -156,7 +156,7 @@ export class EnqueueCommand extends QueueCommand {
       doc.jobs.push(...added);
       return added;
     });
-    if (this.asJson) this.json(this.file === undefined ? canonicalJob(created[0]!) : created.map(canonicalJob));
+    if (this.asJson) this.json(this.file === undefined ? fullJob(created[0]!) : created.map(fullJob));
     else this.out(created.map((job) => job.id).join('\n'));
   }
 }

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { invalid } from '../error.ts';
 import { byPriority, STATES, type State } from '../job.ts';
-import { canonicalJob } from '../jobfile.ts';
+import { fullJob } from '../jobfile.ts';
 import { readAllJobs, readJobs } from '../store.ts';
 import { latestFirst, renderJobs } from '../view.ts';
 import { QueueCommand } from './base.ts';
@@ -57,7 +57,7 @@ export class ListCommand extends QueueCommand {
     const jobs = archived ? readAllJobs(this.store) : readJobs(this.store).jobs;
     const chosen = states ? jobs.filter((job) => states.includes(job.state)) : jobs;
     const selected = (this.recent ? latestFirst(chosen) : byPriority(chosen)).slice(0, limit);
-    if (this.asJson) return this.json(selected.map(canonicalJob));
+    if (this.asJson) return this.json(selected.map(fullJob));
     if (selected.length === 0) return this.out(states ? `no ${states.join(' or ')} jobs` : 'no jobs');
     this.context.stdout.write(renderJobs(selected, this.context.now(), jobs));
   }

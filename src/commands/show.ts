@@ -2,7 +2,7 @@ import { Option } from 'clipanion';
 import { formatDuration } from '../duration.ts';
 import { displayPath } from '../home.ts';
 import { MAX_RECOVERIES, type Job } from '../job.ts';
-import { canonicalJob } from '../jobfile.ts';
+import { fullJob } from '../jobfile.ts';
 import { logFile } from '../joblog.ts';
 import { lookupJobs } from '../store.ts';
 import { renderTable } from '../table.ts';
@@ -34,7 +34,7 @@ export class ShowCommand extends QueueCommand {
 
   async run() {
     const job = lookupJobs(this.store, [this.id])[0]!;
-    if (this.asJson) return this.json(canonicalJob(job));
+    if (this.asJson) return this.json(fullJob(job));
     const dependencies = new Map(lookupJobs(this.store, job.after, { skipMissing: true }).map((dep) => [dep.id, dep]));
     const now = this.context.now();
     const when = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');

@@ -1,7 +1,7 @@
 /** The dashboard's pages as pure functions: data in, HTML out. */
 import { formatDuration } from '../duration.ts';
 import { FINISHED_STATES, STATES, type Job, type State } from '../job.ts';
-import { canonicalJob } from '../jobfile.ts';
+import { fullJob } from '../jobfile.ts';
 import type { Window } from '../metrics.ts';
 import type { QueueSummary } from '../queue.ts';
 import type { Summary, SupervisorSummary } from '../summary.ts';
@@ -102,7 +102,7 @@ ${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)
 }
 
 export function jobPage(ctx: PageContext, job: Job, log: { text: string; truncated: boolean } | null): Html {
-  const fields = Object.entries(canonicalJob(job)).filter(([key]) => key !== 'history');
+  const fields = Object.entries(fullJob(job)).filter(([key]) => key !== 'history');
   const finished = FINISHED_STATES.includes(job.state);
   return html`<h1>Job <code>${job.id}</code> ${stateBadge(job.state)}</h1>
 <p>${job.state === 'dead' ? actionButton(ctx, 'retry', 'Retry', { id: job.id }) : ''}${finished && job.state !== 'dead' ? actionButton(ctx, 'restart', 'Restart', { id: job.id }) : ''}${!finished ? actionButton(ctx, 'cancel', 'Cancel', { id: job.id }, `Cancel job ${job.id}?`) : ''}</p>

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from '../../src/job.ts';
+import { fromStored, type StoredJob } from '../../src/jobfile.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, tree, writeJobs } from './support/fixture.ts';
 
@@ -32,11 +33,11 @@ list('shows only dead jobs, with their runs and last error', inTemp((cwd) => {
   assert.match(lines[2] ?? '', /^recent\s+dead\s+5\/5\s+/);
 }));
 
-list('--json prints one JSON array of the dead jobs as stored', inTemp((cwd) => {
+list('--json prints one JSON array of the dead jobs as stored, with every field', inTemp((cwd) => {
   seed(cwd);
   const { stdout } = accepts(['dlq', 'list', '--json'], { cwd });
   const stored = byId(readJobs(cwd));
-  assert.equal(JSON.parse(stdout), [stored.old, stored.recent]);
+  assert.equal(JSON.parse(stdout), [stored.old, stored.recent].map((job) => fromStored(job as StoredJob)));
 }));
 
 list('says the queue is empty, or prints [], without creating a store', inTemp((cwd) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { fromStored, type StoredJob } from '../../src/jobfile.ts';
 import { accepts, inTemp, readJobs, rejects, writeJobsText } from './support/fixture.ts';
 
 const spec = suite('enqueue a JSON spec');
@@ -199,7 +200,7 @@ file('reads stdin for -, and flags are defaults for every line', inTemp((cwd) =>
   const { stdout } = accepts(['enqueue', '--file', '-', '--max-retries', '9', '--json'], { cwd, input });
   const printed = JSON.parse(stdout) as { id: string; max_retries: number }[];
   assert.equal(printed.map((job) => [job.id, job.max_retries]), [['c', 9], ['d', 1]]);
-  assert.equal(readJobs(cwd), printed, '--json prints the jobs as stored');
+  assert.equal(readJobs(cwd).map((job) => fromStored(job as StoredJob)), printed, '--json prints the jobs as stored, with every field');
 }));
 
 file('adds nothing when one line is bad, and names that line', inTemp((cwd) => {
@@ -224,7 +225,8 @@ json('prints exactly one JSON document, the job as stored, and nothing else', in
   const { stdout } = accepts(['enqueue', '--json', '--id', 'j', '--', 'echo', 'hi'], { cwd });
   assert.ok(stdout.endsWith('}\n'));
   const printed = JSON.parse(stdout);
-  assert.equal(printed, readJobs(cwd)[0]);
+  assert.equal(printed, fromStored(readJobs(cwd)[0] as StoredJob));
+  assert.equal([printed.queue, printed.after, printed.schedule], ['default', [], null], 'the workflow fields are there at their defaults');
   assert.is(printed.command, 'echo hi');
 }));
 

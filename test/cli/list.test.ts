@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { fromStored, type StoredJob } from '../../src/jobfile.ts';
 import type { Job } from '../../src/job.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, rejects, tree, writeJobs } from './support/fixture.ts';
@@ -34,10 +35,10 @@ function seedStates(cwd: string): void {
 
 const json = suite('list --json');
 
-json('prints one JSON array of the stored job objects and nothing else', inTemp((cwd) => {
+json('prints one JSON array of the job objects, every field, and nothing else', inTemp((cwd) => {
   enqueuePriorities(cwd, [['a', 0], ['b', 0]]);
   const listed = listJson(cwd);
-  assert.equal(listed, readJobs(cwd), 'every field, as stored');
+  assert.equal(listed, readJobs(cwd).map((job) => fromStored(job as StoredJob)), 'every field: as stored, with the workflow fields at their defaults');
 }));
 
 json('prints [] for an empty queue, and creates no store', inTemp((cwd) => {

@@ -24,7 +24,8 @@ after('records the dependencies, and list and show say what the job waits for', 
   assert.equal(status.waiting_for_dependencies, [{ job: 'test', waiting_for: ['build', 'lint'] }]);
   const listed = JSON.parse(accepts(['list', '--json'], { cwd }).stdout) as Record<string, unknown>[];
   assert.equal(listed.find((entry) => entry.id === 'test')?.after, ['build', 'lint'], 'list --json shows the dependencies');
-  assert.not.ok('after' in listed.find((entry) => entry.id === 'build')!, 'and leaves them out, as the file does, when there are none');
+  assert.equal(listed.find((entry) => entry.id === 'build')?.after, [], 'and an empty list when there are none (the file leaves it out)');
+  assert.not.ok('after' in readJobs(cwd).find((entry) => entry.id === 'build')!, 'the file leaves out fields at their defaults');
 }));
 
 after('refuses an unknown dependency, with nothing written', inTemp((cwd) => {
@@ -71,7 +72,7 @@ queues('enqueue --queue, queue set and pause show in queue list, and the file ke
   const file = JSON.parse(fs.readFileSync(jobsFile(cwd), 'utf8')) as { queues: unknown };
   assert.equal(file.queues, { gpu: { parallel: 1, paused: true } });
   const listed = JSON.parse(accepts(['list', '--json'], { cwd }).stdout) as { id: string; queue?: string }[];
-  assert.equal(listed.map((entry) => [entry.id, entry.queue]), [['a', undefined], ['g', 'gpu']]);
+  assert.equal(listed.map((entry) => [entry.id, entry.queue]), [['a', 'default'], ['g', 'gpu']]);
   const status = JSON.parse(accepts(['status', '--json'], { cwd }).stdout) as { queues: unknown };
   assert.equal(status.queues, [{ name: 'default', waiting: 1, running: 0, parallel: null, paused: false }, { name: 'gpu', waiting: 1, running: 0, parallel: 1, paused: true }]);
   assert.match(accepts(['status'], { cwd }).stdout, /^queues: default 0 running, 1 waiting; gpu 0 running, 1 waiting, at most 1, paused$/m);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
+import { fromStored, type StoredJob } from '../../src/jobfile.ts';
 import * as assert from 'uvu/assert';
 import { formatDuration } from '../../src/duration.ts';
 import type { Job } from '../../src/job.ts';
@@ -210,7 +211,7 @@ scenario(show, '--json prints exactly one JSON object, equal to the job in list 
   assert.ok(typeof shown === 'object' && shown !== null && !Array.isArray(shown), 'an object');
   const listed = s.json<Job[]>('list', '--json').find((job) => job.id === 'flaky');
   assert.equal(shown, listed);
-  assert.equal(shown, s.job('flaky'));
+  assert.equal(shown, fromStored(s.job('flaky') as StoredJob), 'the stored job, with the workflow fields at their defaults');
   assert.is(s.q('show', 'nosuch', '--json').status, 3);
 });
 

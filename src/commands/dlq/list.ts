@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { canonicalJob } from '../../jobfile.ts';
+import { fullJob } from '../../jobfile.ts';
 import { readJobs } from '../../store.ts';
 import { renderJobs } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
@@ -19,7 +19,7 @@ export class DlqListCommand extends QueueCommand {
 
   async run() {
     const dead = readJobs(this.store).jobs.filter((job) => job.state === 'dead');
-    if (this.asJson) return this.json(dead.map(canonicalJob));
+    if (this.asJson) return this.json(dead.map(fullJob));
     if (dead.length === 0) return this.out('the dead letter queue is empty');
     this.context.stdout.write(renderJobs(dead, this.context.now()));
   }
