@@ -191,6 +191,11 @@ export function lookupJobs(ctx: StoreContext, ids: readonly string[], options: {
   return ids.map((id) => findJob(live, id, archived));
 }
 
+/** Whether jobs.json is still what this process last wrote: nobody else has changed it since. */
+export function isOwnWrite(ctx: StoreContext): boolean {
+  return recall(ctx.home.jobs) !== null;
+}
+
 /** A lock-free snapshot of jobs.json, validated. A missing file is an empty queue. */
 export function readJobs(ctx: StoreContext, config = readConfig(ctx)): JobsDocument {
   const remembered = recall(ctx.home.jobs);

@@ -14,13 +14,15 @@ export interface SupervisorSummary {
   started_at: string;
   phase: NonNullable<SupervisorRecord['phase']>;
   workers: number;
+  /** Claimed and waiting here for a worker to come free (short jobs); not started yet. */
+  waiting_to_start: number;
   running: { worker: number; job: string; command: string; started_at: string | null; run: number; runs: number }[];
 }
 
 export interface Summary {
   total: number;
   counts: Record<State, number>;
-  /** Jobs running under a live supervisor. */
+  /** Jobs running on a worker of a live supervisor (not those claimed and waiting for one). */
   running: Job[];
   supervisors: SupervisorSummary[];
   /** Processing jobs whose supervisor is gone: they run again once a supervisor recovers them. */
@@ -34,9 +36,10 @@ export function summarize(jobs: readonly Job[], archived: Archived | undefined, 
   counts.completed += archived?.completed ?? 0;
   counts.cancelled += archived?.cancelled ?? 0;
   const processing = jobs.filter((job) => job.state === 'processing');
-  const running = processing.filter((job) => job.owner && isRunning(job.owner));
+  const alive = processing.filter((job) => job.owner && isRunning(job.owner));
+  const running = alive.filter((job) => (job.owner?.worker ?? 0) > 0);
   const waiting = processing
-    .filter((job) => !running.includes(job))
+    .filter((job) => !alive.includes(job))
     .map((job) => ({ job: job.id, command: job.command, started_at: job.started_at, owner_pid: job.owner?.pid ?? null, owner_host: job.owner?.host ?? null }));
   const supervisors = live.map((supervisor) => ({
     pid: supervisor.pid,
@@ -44,6 +47,7 @@ export function summarize(jobs: readonly Job[], archived: Archived | undefined, 
     started_at: supervisor.started_at,
     phase: supervisor.phase ?? 'running',
     workers: supervisor.count,
+    waiting_to_start: alive.filter((job) => job.owner?.worker === 0 && job.owner.pid === supervisor.pid && job.owner.host === supervisor.host).length,
     running: running
       .filter((job) => job.owner?.pid === supervisor.pid && job.owner.host === supervisor.host)
       .map((job) => ({ worker: job.owner?.worker ?? 0, job: job.id, command: job.command, started_at: job.started_at, run: job.attempts + 1, runs: Math.max(1, job.max_retries) })),

@@ -25,7 +25,7 @@ import { Pool, type Assignment, type Slot } from './pool.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
 import { registerSupervisor, removeStale, unregisterSupervisor, type Phase, type SupervisorRecord } from './registry.ts';
-import { readConfig, readJobs, transact, type StoreContext } from './store.ts';
+import { isOwnWrite, readConfig, readJobs, transact, type StoreContext } from './store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
 
 /**
@@ -152,7 +152,9 @@ export class Supervisor {
     }
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => this.onSignal(signal));
     this.watcher = fs.watch(this.ctx.home.dir, (_event, file) => {
-      if (file === 'jobs.json') this.wake();
+      // Someone else's change (a cancel above all) is looked at now, not after a batching pause:
+      // a cancelled job waiting here must not be sent to a worker that comes free meanwhile.
+      if (file === 'jobs.json') (isOwnWrite(this.ctx) ? this.wake() : this.tick());
     });
     this.timers.push(setInterval(() => this.wake(), POLL_MS));
     this.log(describeStart(this.self.pid, this.options.count, this.ctx.home.dir));
@@ -369,7 +371,8 @@ export class Supervisor {
     const later: Waiting[] = [];
     for (const job of outcome.claimed) {
       const worker = (job.owner as Owner).worker;
-      if (worker === WAITING) later.push({ job, config: config! });
+      // A drain or force that began while this turn waited for the lock starts nothing new.
+      if (worker === WAITING || this.phase !== 'running') later.push({ job, config: config! });
       else this.send(this.pool.slots[worker - 1] as Slot, job, config!);
     }
     this.backlog.add(later);

@@ -80,7 +80,7 @@ export class StatusCommand extends QueueCommand {
     if (supervisors.length === 0) this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
       const phase = supervisor.phase === 'running' ? '' : `, ${supervisor.phase}${supervisor.phase === 'draining' ? ' (starts no new job; waits for its running jobs)' : ' (interrupting its running jobs)'}`;
-      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${phase}`);
+      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy${supervisor.waiting_to_start > 0 ? `, ${supervisor.waiting_to_start} claimed waiting for a worker` : ''}, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${phase}`);
       if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'RUN', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, `${run.run} of ${run.runs}`, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
     }
     if (waiting.length === 0) return;

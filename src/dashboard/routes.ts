@@ -109,13 +109,21 @@ function dlq(store: StoreContext, ctx: PageContext): View {
   return { title: 'Dead letter queue', nav: '/dlq', live: dlqPage(ctx, dead) };
 }
 
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalid(`"${raw}" is not a well-formed job address`);
+  }
+}
+
 /** The page at `path`, or null if there is none. */
 export function view(source: Source, ctx: PageContext, path: string, params: URLSearchParams): View | null {
   if (path === '/') return overview(source.store, ctx);
   if (path === '/jobs') return jobs(source, ctx, params);
   if (path === '/dlq') return dlq(source.store, ctx);
   const match = /^\/jobs\/([^/]+)$/.exec(path);
-  if (match) return job(source, ctx, decodeURIComponent(match[1] as string));
+  if (match) return job(source, ctx, decodeId(match[1] as string));
   return null;
 }
 

@@ -100,6 +100,7 @@ scenario(pages, 'answers an unknown job or page with 404 and another method with
     assert.is((await d.request('/jobs/nope')).status, 404);
     assert.match((await d.request('/jobs/nope')).body, 'no job with id');
     assert.is((await d.request('/nowhere')).status, 404);
+    assert.is((await d.request('/jobs/%E0%A4%A')).status, 400, 'a malformed address is bad input, not a bug');
     assert.is((await d.request('/', { method: 'PUT' })).status, 405);
   });
 });

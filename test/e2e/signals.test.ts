@@ -80,4 +80,18 @@ scenario(signals, 'a second signal forces: the job group gets SIGTERM, then SIGK
   assert.not.ok(fs.existsSync(s.pidFile(supervisor.pid)), 'the PID file is gone');
 });
 
+scenario(signals, 'a drain that begins while a turn waits in the lock starts none of the jobs that turn claimed', async (s) => {
+  // Every transaction of this supervisor stalls 1.5 s with the lock held.
+  const supervisor = await s.start(1, { QUEUECTL_FAILPOINTS: 'in-lock=sleep:1500' });
+  s.enqueue({ id: 'late', command: `touch '${s.path('ran')}'` });
+  await waitFor(() => fs.existsSync(s.path('.queuectl', 'lock')), { what: 'the supervisor to take the lock for its claim' });
+  process.kill(supervisor.pid, 'SIGTERM');
+  assert.equal(await supervisor.waitExit(15_000), { code: 0, signal: null }, supervisor.log);
+  assert.not.ok(fs.existsSync(s.path('ran')), 'the job claimed during the drain did not run');
+  const job = s.job('late');
+  assert.is(job.state, 'pending');
+  assert.equal(job.history, []);
+  assert.not.match(supervisor.log, /job late started/);
+});
+
 signals.run();
