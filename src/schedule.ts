@@ -69,15 +69,20 @@ export function nextFiringTime(schedules: readonly Schedule[] | undefined): numb
   return times.length === 0 ? null : Math.min(...times);
 }
 
+/** What a broken schedule is remembered by: once a hand edit changes it, it is tried again. */
+export function scheduleSpec(schedule: Schedule): string {
+  return `${schedule.cron} ${schedule.tz}`;
+}
+
 /**
  * Fires every due schedule once: its job is enqueued for the latest cron time that has passed,
  * so firings missed while no supervisor ran give one catch-up run, not a burst; `next_at` moves
  * past `now`. A job with the firing's id already there is not added again.
  */
-export function fireSchedules(schedules: readonly Schedule[], jobs: readonly Job[], rules: CronRules, now: Date): { schedules: Schedule[]; added: Job[]; broken: { name: string; error: string }[] } {
+export function fireSchedules(schedules: readonly Schedule[], jobs: readonly Job[], rules: CronRules, now: Date): { schedules: Schedule[]; added: Job[]; broken: { name: string; error: string; spec: string }[] } {
   const ids = new Set(jobs.map((job) => job.id));
   const added: Job[] = [];
-  const broken: { name: string; error: string }[] = [];
+  const broken: { name: string; error: string; spec: string }[] = [];
   const next = schedules.map((schedule) => {
     if (!isScheduleDue(schedule, now)) return schedule;
     let firing: Date;
@@ -87,7 +92,7 @@ export function fireSchedules(schedules: readonly Schedule[], jobs: readonly Job
       following = rules.next(schedule.cron, schedule.tz, now);
     } catch (error) {
       // A hand edit broke the expression or the zone: that schedule waits for a fix, the others fire.
-      broken.push({ name: schedule.name, error: (error as Error).message });
+      broken.push({ name: schedule.name, error: (error as Error).message, spec: scheduleSpec(schedule) });
       return schedule;
     }
     const id = firingId(schedule.name, firing);

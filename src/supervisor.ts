@@ -19,7 +19,7 @@ import { logFile } from './joblog.ts';
 import { nextDueTime, pickDue, type Job, type Owner } from './job.ts';
 import type { JobsDocument } from './jobfile.ts';
 import { loadCron } from './cron.ts';
-import { fireSchedules, isScheduleDue, nextFiringTime, type CronRules } from './schedule.ts';
+import { fireSchedules, isScheduleDue, nextFiringTime, scheduleSpec, type CronRules } from './schedule.ts';
 import { admitter, hasBlocked } from './workflow.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
 import { selfIdentity, type ProcessIdentity } from './proc.ts';
@@ -297,7 +297,7 @@ export class Supervisor {
     if (doc === null) return;
     const jobs = doc.jobs;
     const now = this.ctx.now();
-    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now) && this.brokenSchedules.get(schedule.name) !== `${schedule.cron} ${schedule.tz}`);
+    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now) && this.brokenSchedules.get(schedule.name) !== scheduleSpec(schedule));
     // The cron library is loaded only once a schedule is due (and before the free workers are
     // counted: nothing may take them meanwhile); the transaction itself is synchronous.
     const cron: CronRules | null = firing ? await loadCron() : null;
@@ -346,8 +346,7 @@ export class Supervisor {
         }
         const result = takeTurn(fresh.jobs, { ...turn, backoffBase: settings.backoff_base, queues: fresh.queues }, at);
         fresh.jobs = result.jobs;
-        const broken = (fired?.broken ?? []).map((entry) => ({ ...entry, spec: ((found) => `${found?.cron} ${found?.tz}`)(fresh.schedules?.find((schedule) => schedule.name === entry.name)) }));
-        return { ...result, fired: fired?.added ?? [], broken, schedules: fresh.schedules };
+        return { ...result, fired: fired?.added ?? [], broken: fired?.broken ?? [], schedules: fresh.schedules };
       });
     } catch (error) {
       this.reserved.clear();

@@ -30,9 +30,8 @@ export interface Source {
   archive: ArchiveFollower;
 }
 
-function liveAndArchived(source: Source): { live: Job[]; archived: Job[] } {
-  const config = readConfig(source.store);
-  return { live: readJobs(source.store, config).jobs, archived: source.archive.read(jobDefaults(source.store, config)) };
+function archivedJobs(source: Source): Job[] {
+  return source.archive.read(jobDefaults(source.store, readConfig(source.store)));
 }
 
 export interface View {
@@ -67,7 +66,7 @@ function jobs(source: Source, ctx: PageContext, params: URLSearchParams): View {
   // Archived jobs are completed or cancelled: the archive is read only when those may be shown.
   const archivable = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled';
   const doc = readJobs(source.store);
-  const all = archivable ? withArchive(doc.jobs, liveAndArchived(source).archived) : doc.jobs;
+  const all = archivable ? withArchive(doc.jobs, archivedJobs(source)) : doc.jobs;
   const needle = filter.q.toLowerCase();
   const matching = all.filter(
     (job) =>
@@ -100,7 +99,8 @@ function logTail(store: StoreContext, id: string): { text: string; truncated: bo
 
 function job(source: Source, ctx: PageContext, id: string): View {
   const live = readJobs(source.store).jobs;
-  const found = live.some((candidate) => candidate.id === id) ? findJob(live, id) : findJob([], id, liveAndArchived(source).archived);
+  // The archive is looked through only for a job jobs.json does not have.
+  const found = findJob(live, id, live.some((candidate) => candidate.id === id) ? [] : archivedJobs(source));
   return { title: `Job ${found.id}`, nav: '/jobs', live: jobPage(ctx, found, logTail(source.store, found.id)) };
 }
 
