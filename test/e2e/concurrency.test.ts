@@ -17,7 +17,10 @@ scenario(concurrency, 'runs 200 jobs exactly once across two supervisors of 3 wo
   const second = await s.start(3);
 
   const ids = Array.from({ length: 200 }, (_, i) => `job-${String(i).padStart(3, '0')}`);
-  s.enqueue(...ids.map((id) => ({ id, command: `echo ${id} >> '${out}'` })));
+  // Runs of 0.1 s: long enough that no claims wait at a supervisor. With trivial jobs one
+  // supervisor may legitimately do all the work (claims waiting there hold back the other's
+  // younger starts: DECISIONS, "Start order").
+  s.enqueue(...ids.map((id) => ({ id, command: `sleep 0.1; echo ${id} >> '${out}'` })));
 
   const during = s.json<Status>('status', '--json');
   assert.equal(during.supervisors.map((sup) => sup.pid).sort(), [first.pid, second.pid].sort(), 'status lists both supervisors while they run');
