@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** The composition root: real argv, environment and clock go in; an exit status comes out. */
-import { commandNames, createCli } from './cli.ts';
-import { clockFrom } from './clock.ts';
-import type { QueueContext } from './commands/base.ts';
-import { explainParseError, groupListing, isGroup } from './usage.ts';
+import { commandNames, createCli } from './cli/cli.ts';
+import { clockFrom } from './lifecycle/clock.ts';
+import type { QueueContext } from './cli/commands/base.ts';
+import { explainParseError, groupListing, isGroup } from './cli/usage.ts';
 
 /**
  * clipanion reads `-5` as an option name. A negative number right after a long option becomes

@@ -1,4 +1,4 @@
 /** The entry point of every cluster worker process. */
-import { startWorker } from './worker.ts';
+import { startWorker } from './supervisor/worker.ts';
 
 startWorker();

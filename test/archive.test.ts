@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendArchive, archiveFile, jobsToArchive } from '../src/archive.ts';
-import { lookupJobs, readAllJobs, readJobs, transact } from '../src/store.ts';
+import { appendArchive, archiveFile, jobsToArchive } from '../src/store/file/archive.ts';
+import { lookupJobs, readAllJobs, readJobs, transact } from '../src/store/file/store.ts';
 import { at, job } from './support/factory.ts';
 import { storeContext } from './support/store-context.ts';
 import { queuectl } from './support/cli.ts';

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { takeTurn, WAIT_FOR_OTHERS_MS, type Turn } from '../src/dispatch.ts';
-import type { Job } from '../src/job.ts';
+import { takeTurn, WAIT_FOR_OTHERS_MS, type Turn } from '../src/lifecycle/dispatch.ts';
+import type { Job } from '../src/lifecycle/job.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const self = { pid: 100, started: '5', host: 'h' };

@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffSeconds, byPriority, cancelJob, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, restartJob, STATES, type RunResult } from '../src/job.ts';
-import { computeMetrics } from '../src/metrics.ts';
-import { QueueError } from '../src/error.ts';
+import { backoffSeconds, byPriority, cancelJob, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, restartJob, STATES, type RunResult } from '../src/lifecycle/job.ts';
+import { computeMetrics } from '../src/cli/metrics.ts';
+import { QueueError } from '../src/lifecycle/error.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const owner = { pid: 100, started: '5', host: 'h', worker: 1 };

@@ -1,9 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { QueueError } from '../src/error.ts';
-import type { Job } from '../src/job.ts';
-import { canonicalJob, parseJobs, serializeJobs, type JobsDocument } from '../src/jobfile.ts';
-import type { Schedule } from '../src/schedule.ts';
+import { QueueError } from '../src/lifecycle/error.ts';
+import type { Job } from '../src/lifecycle/job.ts';
+import { canonicalJob, parseJobs, serializeJobs, type JobsDocument } from '../src/lifecycle/jobfile.ts';
+import type { Schedule } from '../src/lifecycle/schedule.ts';
 import { at, job, T0 } from './support/factory.ts';
 
 const FILE = '/projects/demo/.queuectl/jobs.json';

@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadCron } from '../src/cron.ts';
-import { createJob, type Job } from '../src/job.ts';
-import { createSchedule, fireSchedules, firingId, isScheduleDue, nextFiringTime, type JobTemplate } from '../src/schedule.ts';
+import { loadCron } from '../src/lifecycle/cron.ts';
+import { createJob, type Job } from '../src/lifecycle/job.ts';
+import { createSchedule, fireSchedules, firingId, isScheduleDue, nextFiringTime, type JobTemplate } from '../src/lifecycle/schedule.ts';
 
 const template: JobTemplate = { command: 'true', cwd: '/w', max_retries: 3, priority: 0, queue: 'default', timeout: null, no_retry_on: [], env: {} };
 const t = (iso: string) => new Date(iso);

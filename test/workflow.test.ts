@@ -1,10 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { takeTurn } from '../src/dispatch.ts';
-import { QueueError } from '../src/error.ts';
-import { pickDue, type Job } from '../src/job.ts';
-import { admitByQueue, parseParallel, withQueue } from '../src/queue.ts';
-import { admitter, checkDependencies, endBlocked, hasBlocked, neededByWaiting, reviveDependents, waitingFor } from '../src/workflow.ts';
+import { takeTurn } from '../src/lifecycle/dispatch.ts';
+import { QueueError } from '../src/lifecycle/error.ts';
+import { pickDue, type Job } from '../src/lifecycle/job.ts';
+import { admitByQueue, parseParallel, withQueue } from '../src/lifecycle/queue.ts';
+import { admitter, checkDependencies, endBlocked, hasBlocked, neededByWaiting, reviveDependents, waitingFor } from '../src/lifecycle/workflow.ts';
 import { at, job } from './support/factory.ts';
 
 const owner = (worker: number) => ({ pid: 100, started: '5', host: 'h', worker });

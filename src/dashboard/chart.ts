@@ -1,4 +1,4 @@
-import type { Window } from '../metrics.ts';
+import type { Window } from '../cli/metrics.ts';
 import { html, type Html } from './html.ts';
 
 const WIDTH = 720;

@@ -4,8 +4,8 @@
  * slow poll behind both in case a watch misses an event or the directory appears later.
  */
 import fs from 'node:fs';
-import { currentIdentity } from '../atomic.ts';
-import type { Home } from '../home.ts';
+import { currentIdentity } from '../store/file/atomic.ts';
+import type { Home } from '../store/home.ts';
 
 /** Bursts of changes (a busy supervisor, a chatty job) become at most one signal per this. */
 const THROTTLE_MS = 200;

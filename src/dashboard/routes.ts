@@ -4,19 +4,19 @@
  * are the CLI's own.
  */
 import fs from 'node:fs';
-import { cancelJobs } from '../commands/cancel.ts';
-import { removeExpired } from '../commands/clean.ts';
-import { retryDeadJobs } from '../commands/dlq/retry.ts';
-import { restartJobs } from '../commands/restart.ts';
-import { invalid } from '../error.ts';
-import { byPriority, findJob, isDue, STATES, type Job, type State } from '../job.ts';
-import { logFile } from '../joblog.ts';
-import { perMinute } from '../metrics.ts';
-import { liveSupervisors } from '../registry.ts';
-import { ArchiveFollower, withArchive } from '../archive.ts';
-import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store.ts';
-import { summarize } from '../summary.ts';
-import { queueNames, summarizeQueues } from '../queue.ts';
+import { cancelJobs } from '../cli/commands/cancel.ts';
+import { removeExpired } from '../cli/commands/clean.ts';
+import { retryDeadJobs } from '../cli/commands/dlq/retry.ts';
+import { restartJobs } from '../cli/commands/restart.ts';
+import { invalid } from '../lifecycle/error.ts';
+import { byPriority, findJob, isDue, STATES, type Job, type State } from '../lifecycle/job.ts';
+import { logFile } from '../supervisor/joblog.ts';
+import { perMinute } from '../cli/metrics.ts';
+import { liveSupervisors } from '../store/file/registry.ts';
+import { ArchiveFollower, withArchive } from '../store/file/archive.ts';
+import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store/file/store.ts';
+import { summarize } from '../cli/summary.ts';
+import { queueNames, summarizeQueues } from '../lifecycle/queue.ts';
 import type { Html } from './html.ts';
 import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
 import type { PageContext } from './layout.ts';

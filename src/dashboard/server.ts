@@ -5,9 +5,9 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import os from 'node:os';
-import { ArchiveFollower } from '../archive.ts';
-import { QueueError, type ErrorCode } from '../error.ts';
-import type { StoreContext } from '../store.ts';
+import { ArchiveFollower } from '../store/file/archive.ts';
+import { QueueError, type ErrorCode } from '../lifecycle/error.ts';
+import type { StoreContext } from '../store/file/store.ts';
 import { SCRIPT, STYLE } from './assets.ts';
 import { ACCESS_COOKIE, allowedHosts, checkChange, checkRequest, isLoopback, randomToken, Refusal, type GuardOptions } from './guard.ts';
 import { page, type PageContext } from './layout.ts';

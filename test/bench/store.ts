@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { claimJob, createJob, finishJob, type Job } from '../../src/job.ts';
-import { FORMAT_VERSION, serializeJobs } from '../../src/jobfile.ts';
-import { DEFAULT_CONFIG } from '../../src/config.ts';
+import { claimJob, createJob, finishJob, type Job } from '../../src/lifecycle/job.ts';
+import { FORMAT_VERSION, serializeJobs } from '../../src/lifecycle/jobfile.ts';
+import { DEFAULT_CONFIG } from '../../src/lifecycle/config.ts';
 import { temporary } from './procs.ts';
 
 /** A job that ran `true` once, successfully, `ageMs` before `now`. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_CONFIG, SETTING_KEYS } from '../../src/config.ts';
+import { DEFAULT_CONFIG, SETTING_KEYS } from '../../src/lifecycle/config.ts';
 import { queuectl } from '../support/cli.ts';
 import { accepts, inTemp, rejects, tree } from './support/fixture.ts';
 

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { serializeArchive } from '../../src/archive.ts';
-import type { Job } from '../../src/job.ts';
-import { serializeJobs } from '../../src/jobfile.ts';
+import { serializeArchive } from '../../src/store/file/archive.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
+import { serializeJobs } from '../../src/lifecycle/jobfile.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, rejects, writeJobs, writeJobsText } from './support/fixture.ts';
 

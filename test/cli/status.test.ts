@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { STATES } from '../../src/job.ts';
+import { STATES } from '../../src/lifecycle/job.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, tree, writeJobs } from './support/fixture.ts';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import { startDashboard, type DashboardProcess } from '../support/dashboard.ts';
 import { scenario, type Sandbox } from '../support/supervisor-sandbox.ts';
 import { waitFor } from '../support/wait.ts';

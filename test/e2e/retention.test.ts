@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import { BIN, cleanEnv, readJobsFile } from '../support/cli.ts';
 import { scenario } from '../support/supervisor-sandbox.ts';
 import { waitFor } from '../support/wait.ts';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import { scenario } from '../support/supervisor-sandbox.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import { readHistory, tracedJob } from '../soak/history.ts';
 import { isAlive } from '../support/supervisor-proc.ts';
 import { scenario, type Sandbox } from '../support/supervisor-sandbox.ts';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import { readHistory, tracedJob } from '../soak/history.ts';
 import { queuectlAsync, type Result } from '../support/cli.ts';
 import { startSupervisor, type SupervisorProcess } from '../support/supervisor-proc.ts';

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { QueueError } from '../../src/error.ts';
+import { QueueError } from '../../src/lifecycle/error.ts';
 import { databaseUrl, openPool, parseTarget } from '../../src/store/postgres/connect.ts';
 import { ROOT } from '../support/cli.ts';
 import { pgSuite, withClient } from '../support/postgres.ts';

@@ -1,8 +1,8 @@
 import type { ClientBase } from 'pg';
 import * as assert from 'uvu/assert';
-import { QueueError } from '../../src/error.ts';
-import { cancelJob, finishJob, restartJob, type Job, type Owner } from '../../src/job.ts';
-import { canonicalJob, fromStored } from '../../src/jobfile.ts';
+import { QueueError } from '../../src/lifecycle/error.ts';
+import { cancelJob, finishJob, restartJob, type Job, type Owner } from '../../src/lifecycle/job.ts';
+import { canonicalJob, fromStored } from '../../src/lifecycle/jobfile.ts';
 import { changeJobs, claimDue, decodeJob, insertJobs } from '../../src/store/postgres/jobs.ts';
 import { migrate } from '../../src/store/postgres/schema.ts';
 import { job } from '../support/factory.ts';

@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import * as assert from 'uvu/assert';
-import { QueueError } from '../../src/error.ts';
+import { QueueError } from '../../src/lifecycle/error.ts';
 import { migrate, MIGRATIONS, schemaVersion, type Migration } from '../../src/store/postgres/schema.ts';
 import { pgSuite, withClient } from '../support/postgres.ts';
 import { race } from '../support/postgres-race.ts';

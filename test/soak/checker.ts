@@ -6,7 +6,7 @@
  * an interrupted one (a recovery) in the job's history, so a job's runs never outnumber its
  * history entries. After the heal and the drain every job must be completed or dead.
  */
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import type { History } from './history.ts';
 
 /** What the checker needs of a job in the final state. */

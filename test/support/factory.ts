@@ -1,4 +1,4 @@
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 
 export const T0 = new Date('2026-01-01T00:00:00.000Z');
 

@@ -9,8 +9,8 @@
  * and prints "done". An error is printed as {"error": message, "code": …} with exit status 1.
  */
 import readline from 'node:readline';
-import { QueueError } from '../../src/error.ts';
-import type { Owner } from '../../src/job.ts';
+import { QueueError } from '../../src/lifecycle/error.ts';
+import type { Owner } from '../../src/lifecycle/job.ts';
 import { openPool } from '../../src/store/postgres/connect.ts';
 import { claimDue } from '../../src/store/postgres/jobs.ts';
 import { migrate } from '../../src/store/postgres/schema.ts';

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveHome } from '../../src/home.ts';
-import { createJob } from '../../src/job.ts';
-import { transact, type StoreContext } from '../../src/store.ts';
+import { resolveHome } from '../../src/store/home.ts';
+import { createJob } from '../../src/lifecycle/job.ts';
+import { transact, type StoreContext } from '../../src/store/file/store.ts';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'store-worker.ts');
 

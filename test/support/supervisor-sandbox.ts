@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'uvu';
-import type { Job } from '../../src/job.ts';
+import type { Job } from '../../src/lifecycle/job.ts';
 import { cleanEnv, queuectl, readJobsFile, type Result } from './cli.ts';
 import { isAlive, processesWithEnv, RunWatch, startSupervisor, SupervisorProcess, trySignal } from './supervisor-proc.ts';
 import { tempDir } from './tmp.ts';

@@ -3,7 +3,7 @@
  * imported on first use, so the commands of the file store never load it.
  */
 import type { ClientBase, Pool } from 'pg';
-import { QueueError } from '../../error.ts';
+import { QueueError } from '../../lifecycle/error.ts';
 
 export const DATABASE_URL_VARIABLE = 'QUEUECTL_DATABASE_URL';
 

@@ -5,9 +5,9 @@
  * `now()` in the same transaction, never from this host's clock: hosts' clocks disagree.
  */
 import type { ClientBase } from 'pg';
-import { QueueError } from '../../error.ts';
-import { claimJob, type Job, type Owner } from '../../job.ts';
-import { canonicalJob, fromStored, type StoredJob } from '../../jobfile.ts';
+import { QueueError } from '../../lifecycle/error.ts';
+import { claimJob, type Job, type Owner } from '../../lifecycle/job.ts';
+import { canonicalJob, fromStored, type StoredJob } from '../../lifecycle/jobfile.ts';
 import { inTransaction } from './connect.ts';
 
 /** Who holds a claim, and for how long the database keeps it theirs without a renewal. */

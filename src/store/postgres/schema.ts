@@ -5,7 +5,7 @@
  * one migrates, the others wait for it and then find nothing left to do.
  */
 import type { ClientBase } from 'pg';
-import { QueueError } from '../../error.ts';
+import { QueueError } from '../../lifecycle/error.ts';
 import { DATABASE_URL_VARIABLE, inTransaction } from './connect.ts';
 
 export interface Migration {

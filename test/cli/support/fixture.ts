@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
-import type { Job } from '../../../src/job.ts';
-import { serializeJobs } from '../../../src/jobfile.ts';
+import type { Job } from '../../../src/lifecycle/job.ts';
+import { serializeJobs } from '../../../src/lifecycle/jobfile.ts';
 import { queuectl, snapshot, type Result, type RunOptions } from '../../support/cli.ts';
 import { job } from '../../support/factory.ts';
 import { tempDir } from '../../support/tmp.ts';

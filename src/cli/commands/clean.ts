@@ -1,0 +1,95 @@
+import { Option } from 'clipanion';
+import { parseDuration } from '../../lifecycle/duration.ts';
+import { expiredJobs, type Job, type State } from '../../lifecycle/job.ts';
+import { removeLogs } from '../../supervisor/joblog.ts';
+import { archivedOnly, countArchived, pruneArchive, readArchive } from '../../store/file/archive.ts';
+import { jobDefaults, readConfig, readJobs, transact, type StoreContext } from '../../store/file/store.ts';
+import { invalid } from '../../lifecycle/error.ts';
+import { renderJobs } from '../view.ts';
+import { parseState } from './list.ts';
+import { QueueCommand } from './base.ts';
+import { neededByWaiting } from '../../lifecycle/workflow.ts';
+
+/** What `clean` removes unless told otherwise: dead jobs are the DLQ's, for a person to look at. */
+const CLEANED_STATES: readonly State[] = ['completed', 'cancelled'];
+const CLEANABLE_STATES: readonly State[] = ['completed', 'cancelled', 'dead'];
+
+export class CleanCommand extends QueueCommand {
+  static override paths = [['clean']];
+  static override usage = QueueCommand.Usage({
+    description: 'delete completed and cancelled jobs and their logs',
+    details: `
+      Dead jobs are kept unless asked for with \`--state dead\` (or \`queuectl dlq purge\`): they
+      are the dead letter queue, for a person to look at. Archived jobs are deleted too.
+      \`--dry-run\` lists what would go and changes nothing.
+    `,
+    examples: [
+      ['Delete every completed and cancelled job', '$0 clean'],
+      ['See what would go, without deleting', '$0 clean --dry-run'],
+      ['Delete jobs that finished over a day ago', '$0 clean --older-than 1d'],
+      ['Delete dead jobs too', '$0 clean --state dead'],
+    ],
+  });
+
+  olderThan = Option.String('--older-than', { description: 'only jobs finished at least this long ago, such as 7d' });
+  state = Option.String('--state', { description: 'only finished jobs in this state: completed, cancelled or dead' });
+  dryRun = Option.Boolean('--dry-run', false, { description: 'list what would be deleted, delete nothing' });
+
+  async run() {
+    const states: readonly State[] = this.state === undefined ? CLEANED_STATES : [parseState(this.state)];
+    if (!states.every((state) => CLEANABLE_STATES.includes(state))) throw invalid(`--state must be a finished state: ${CLEANABLE_STATES.join(', ')}`);
+    const plural = (count: number) => `${count} finished job${count === 1 ? '' : 's'}`;
+    if (this.dryRun) {
+      const doomed = expiredNow(this.store, states, this.olderThan);
+      if (doomed.length === 0) return this.out(`would remove ${plural(0)}${this.deadKept()}`);
+      return this.out(`would remove ${plural(doomed.length)}${this.deadKept()}:\n${renderJobs(doomed, this.context.now())}`);
+    }
+    const count = await removeExpired(this.store, states, this.olderThan);
+    this.out(`removed ${plural(count)}${this.deadKept()}`);
+  }
+
+  /** Said when dead jobs that would otherwise have gone are kept: the default may surprise. */
+  private deadKept(): string {
+    if (this.state !== undefined) return '';
+    const kept = expiredNow(this.store, ['dead'], this.olderThan).length;
+    return kept === 0 ? '' : `; ${kept} dead job${kept === 1 ? '' : 's'} kept (delete with: queuectl clean --state dead)`;
+  }
+}
+
+function cutoffOf(store: StoreContext, olderThan: string | undefined): number {
+  try {
+    return store.now().getTime() - (olderThan === undefined ? 0 : parseDuration(olderThan));
+  } catch (error) {
+    throw invalid(`--older-than: ${(error as Error).message}`);
+  }
+}
+
+/** What `removeExpired` would remove now: read without the lock, for a dry run. */
+function expiredNow(store: StoreContext, states: readonly State[], olderThan: string | undefined): Job[] {
+  const cutoff = cutoffOf(store, olderThan);
+  const config = readConfig(store);
+  const live = readJobs(store, config).jobs;
+  const archived = archivedOnly(live, readArchive(store.home, jobDefaults(store, config)));
+  const needed = neededByWaiting(live);
+  return [...expiredJobs(archived, states, cutoff), ...expiredJobs(live, states, cutoff).filter((job) => !needed.has(job.id))];
+}
+
+/** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
+export async function removeExpired(store: StoreContext, states: readonly State[], olderThan: string | undefined): Promise<number> {
+  const cutoff = cutoffOf(store, olderThan);
+  const removed = await transact(store, (doc, config) => {
+    // A job that a waiting job depends on stays until that one has started or ended: it decides which.
+    const needed = neededByWaiting(doc.jobs);
+    const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).filter((job) => !needed.has(job.id)).map((job) => job.id));
+    doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
+    // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
+    // An old copy of a job that is live again (restarted) is not an archived job: it is not counted.
+    const live = doc.jobs;
+    const archived = pruneArchive(store.home, jobDefaults(store, config), (jobs) => expiredJobs(archivedOnly(live, jobs), states, cutoff));
+    doc.archived = countArchived(doc.archived, archived, -1);
+    const liveIds = new Set(doc.jobs.map((job) => job.id));
+    return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !liveIds.has(id)) };
+  });
+  removeLogs(store.home, removed.logs);
+  return removed.count;
+}

@@ -1,0 +1,66 @@
+import { Option } from 'clipanion';
+import { parseDuration } from '../../lifecycle/duration.ts';
+import { QueueError } from '../../lifecycle/error.ts';
+import { isFinished, type Job } from '../../lifecycle/job.ts';
+import { lookupJobs, readJobs } from '../../store/file/store.ts';
+import { changeOrTimeout } from '../watch.ts';
+import { QueueCommand } from './base.ts';
+
+export class WaitCommand extends QueueCommand {
+  static override paths = [['wait']];
+  static override usage = QueueCommand.Usage({
+    description: 'block until jobs are finished; exit 0 only if all of them completed',
+    details: `
+      With ids, waits for those jobs; without, for all queued work (until no job is pending,
+      processing or failed). Exits 0 if every job waited for completed, 4 if any ended dead or
+      cancelled (they are named on stderr), 75 if \`--timeout\` passed first.
+    `,
+    examples: [
+      ['Wait for two jobs', '$0 wait build test'],
+      ['Wait for the whole queue, at most ten minutes', '$0 wait --timeout 10m'],
+    ],
+  });
+
+  timeout = Option.String('--timeout', { description: 'give up after this long, such as 10m' });
+  ids = Option.Rest();
+
+  async run() {
+    const deadline = this.timeout === undefined ? Infinity : Date.now() + parseDuration(this.timeout);
+    const initial = readJobs(this.store).jobs;
+    // Without ids, the work to wait for is what is unfinished now, plus whatever is added meanwhile.
+    const ignore = new Set(this.ids.length > 0 ? [] : initial.filter(isFinished).map((job) => job.id));
+    // Every job waited for, by id: one that finishes may leave jobs.json for the archive meanwhile.
+    const waited = new Set<string>();
+    for (;;) {
+      let watched: Job[];
+      if (this.ids.length > 0) {
+        watched = lookupJobs(this.store, this.ids);
+      } else {
+        watched = readJobs(this.store).jobs.filter((job) => !ignore.has(job.id));
+        for (const job of watched) waited.add(job.id);
+      }
+      const open = watched.filter((job) => !isFinished(job));
+      if (open.length === 0) {
+        if (this.ids.length > 0 || watched.length === waited.size) return this.verdict(watched, []);
+        const found = lookupJobs(this.store, [...waited], { skipMissing: true });
+        const present = new Set(found.map((job) => job.id));
+        return this.verdict(found, [...waited].filter((id) => !present.has(id)));
+      }
+      if (Date.now() >= deadline) {
+        throw new QueueError('busy', `timed out after ${this.timeout}; still waiting for ${open.map((job) => `${job.id} (${job.state})`).join(', ')}`);
+      }
+      await changeOrTimeout([this.store.home.dir], Math.min(500, deadline - Date.now()));
+    }
+  }
+
+  /** `removed`: jobs waited for that were deleted (`dlq purge`, `clean`) before they completed. */
+  private verdict(jobs: readonly Job[], removed: readonly string[]): number {
+    const bad = jobs.filter((job) => job.state !== 'completed');
+    for (const job of bad) this.context.stderr.write(`queuectl: job ${job.id} is ${job.state}${job.last_error ? `: ${job.last_error}` : ''}\n`);
+    for (const id of removed) this.context.stderr.write(`queuectl: job ${id} was removed from the queue\n`);
+    const total = jobs.length + removed.length;
+    const failed = bad.length + removed.length;
+    this.out(failed === 0 ? `${total} job${total === 1 ? '' : 's'} completed` : `${total - failed} of ${total} jobs completed`);
+    return failed === 0 ? 0 : 4;
+  }
+}

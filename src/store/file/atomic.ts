@@ -1,0 +1,175 @@
+/**
+ * Replacing a store file so that a crash, a full disk or a lost lock never leaves it corrupt.
+ *
+ * write-file-atomic writes and fsyncs a temp file and renames it, but it issues one `fs.write`
+ * without checking the byte count (on a full disk it renames a truncated file into place and
+ * reports success), never fsyncs the directory, and leaves its temp file behind when killed.
+ * So it writes a staging file next to the target; the staging file's size is checked, the
+ * fence is checked, and only then does our own rename put it in place, followed by a directory
+ * fsync. Leftover staging and temp files are swept under the lock.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { QueueError } from '../../lifecycle/error.ts';
+import { displayPath } from '../home.ts';
+import { failpoint } from '../failpoint.ts';
+
+/** What the target looked like when it was read: the commit lands only if it still does. */
+export interface Fence {
+  /** An open descriptor pins the inode, so a newer file can never reuse its number. */
+  fd: number | null;
+  /** Inode, size and mtime in nanoseconds: a replace changes the first, an edit in place the others. */
+  identity: string | null;
+}
+
+export function openFenced(file: string): { bytes: Buffer | null; fence: Fence } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: null, fence: { fd: null, identity: null } };
+    throw error;
+  }
+  const identity = identityOf(fs.fstatSync(fd, { bigint: true }));
+  return { bytes: fs.readFileSync(fd), fence: { fd, identity } };
+}
+
+export function closeFence(fence: Fence): void {
+  if (fence.fd !== null) fs.closeSync(fence.fd);
+  fence.fd = null;
+}
+
+export function identityOf(stat: fs.BigIntStats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+}
+
+/** The identity of `file` now, or null if there is none. */
+export function currentIdentity(file: string): string | null {
+  try {
+    return identityOf(fs.statSync(file, { bigint: true }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+export function ioError(action: string, file: string, error: NodeJS.ErrnoException): QueueError {
+  const hint =
+    error.code === 'ENOSPC' ? 'the disk is full; free some space and try again'
+    : error.code === 'EACCES' || error.code === 'EPERM' || error.code === 'EROFS' ? 'check the permissions of the store directory'
+    : error.message;
+  return new QueueError('io-error', `could not ${action} ${displayPath(file)}: ${error.code ?? 'error'}: ${hint}; nothing was changed`);
+}
+
+export class FenceError extends Error {}
+
+/**
+ * The mode a rewrite gives `file`: the one it has, so that a store deliberately shared (widened by
+ * hand) stays shared; else private, since commands and per-job environments can hold secrets.
+ */
+function modeFor(file: string): number {
+  try {
+    return fs.statSync(file).mode & 0o777;
+  } catch {
+    return PRIVATE_FILE;
+  }
+}
+
+export const PRIVATE_FILE = 0o600;
+
+function stagingName(file: string): string {
+  return `${file}.next.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Replaces `file` with `bytes`, provided it is still the file the fence saw and `stillHeld()`
+ * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
+ */
+export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<void> {
+  // A name of its own: a writer that lost its lock must never rename, or delete, what its
+  // successor staged under the same name.
+  const staging = stagingName(file);
+  try {
+    // Loaded on first write: commands that only read start faster without it.
+    const { default: writeFileAtomic } = await import('write-file-atomic');
+    await writeFileAtomic(staging, bytes, { fsync: true, mode: modeFor(file) });
+    const written = fs.statSync(staging).size;
+    if (written !== bytes.length) {
+      throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'ENOSPC' });
+    }
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    // Our staging files vanished from a directory that is still there: only a writer that took
+    // the lock sweeps them, so the lock is not ours (stalled past the stale limit, or its
+    // directory deleted from outside and taken at once). Not the disk's fault: the commit is
+    // retried under a new lock.
+    const swept = (error as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync(path.dirname(file));
+    if (swept || !stillHeld()) throw new FenceError(`${file}: staging failed under a lost lock (${(error as Error).message})`);
+    // Only a system error is the disk's fault; anything else is a bug and keeps its stack.
+    if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
+    throw ioError('write', file, error as NodeJS.ErrnoException);
+  }
+  failpoint('before-rename');
+  if (!stillHeld() || currentIdentity(file) !== fence.identity) {
+    fs.rmSync(staging, { force: true });
+    throw new FenceError(`${file} changed under a lost lock`);
+  }
+  try {
+    fs.renameSync(staging, file);
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    // Swept by a successor that took the lock while we stalled: our commit must not land anyway.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FenceError(`${file}: staged commit removed under a lost lock`);
+    throw ioError('replace', file, error as NodeJS.ErrnoException);
+  }
+  failpoint('after-rename');
+  syncDirectory(path.dirname(file));
+}
+
+/**
+ * The synchronous replace, for the archive, rewritten only by `clean` under the lock: a staging
+ * file written in full (writeFileSync loops until every byte is written or throws), fsynced,
+ * renamed into place.
+ */
+export function replaceFileSync(file: string, text: string): void {
+  const staging = stagingName(file);
+  try {
+    const fd = fs.openSync(staging, 'w', PRIVATE_FILE);
+    try {
+      fs.fchmodSync(fd, modeFor(file));
+      fs.writeFileSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(staging, file);
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
+    throw ioError('write', file, error as NodeJS.ErrnoException);
+  }
+  syncDirectory(path.dirname(file));
+}
+
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Removes staging and temp files that a killed writer left behind. Call it under the lock. */
+export function sweepLeftovers(dir: string, names: readonly string[]): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (names.some((name) => entry.startsWith(`${name}.next`))) fs.rmSync(path.join(dir, entry), { force: true });
+  }
+}
