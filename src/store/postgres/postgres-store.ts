@@ -59,6 +59,8 @@ export class PostgresStore implements Store {
   private pool: Promise<Pool> | null = null;
   /** The database's clock minus this host's, as last measured. */
   private offsetMs = 0;
+  /** This host's clock (a test may inject one: QUEUECTL_TEST_CLOCK); the offset corrects it. */
+  private readonly hostNow: () => Date;
   /** Names this process in change notifications, so that it can tell its own commits. */
   private readonly token = `${HOST}/${process.pid}/${Math.random().toString(36).slice(2)}`;
   private readonly listeners = new Set<(own: boolean) => void>();
@@ -70,6 +72,7 @@ export class PostgresStore implements Store {
     this.home = home;
     this.env = options.env;
     this.lease = leaseSettings(options.env);
+    this.hostNow = options.now;
   }
 
   get where(): string {
@@ -77,7 +80,7 @@ export class PostgresStore implements Store {
   }
 
   now(): Date {
-    return new Date(Date.now() + this.offsetMs);
+    return new Date(this.hostNow().getTime() + this.offsetMs);
   }
 
   /** The pool, opened and the schema migrated on first use. */
@@ -398,7 +401,7 @@ export class PostgresStore implements Store {
       if (stopped) return;
       try {
         const { Client } = await import('pg');
-        const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'queuectl listen' });
+        const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: `queuectl listen ${process.pid}` });
         next.on('error', () => undefined);
         next.on('notification', (message: Notification) => tell(message.payload === this.token));
         next.on('end', () => {
