@@ -19,7 +19,7 @@ import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifec
 import { HOST, isRunning } from '../../supervisor/proc.ts';
 import { jobsToArchive } from '../file/archive.ts';
 import { ensureHome, projectDir, type Home } from '../home.ts';
-import type { Phase, Registration, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
+import type { Change, Phase, Registration, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
 import { connectionError, openPool, parseTarget, describeTarget, inTransaction } from './connect.ts';
 import { decodeJob, encodeJob } from './jobs.ts';
 import { leaseSettings, type LeaseSettings } from './lease.ts';
@@ -29,6 +29,8 @@ import { migrate } from './schema.ts';
 const CHANGE_LOCK = 0x71637478;
 /** The channel of change notifications; the payload names the process that committed. */
 export const CHANGES_CHANNEL = 'queuectl_changes';
+/** The payload of the notification that asks supervisors to look at their stop requests now. */
+const STOP_PAYLOAD = 'stop';
 /** How many times a transaction refused by the fence runs again on fresh rows. */
 const FENCE_RETRIES = 5;
 
@@ -63,7 +65,7 @@ export class PostgresStore implements Store {
   private readonly hostNow: () => Date;
   /** Names this process in change notifications, so that it can tell its own commits. */
   private readonly token = `${HOST}/${process.pid}/${Math.random().toString(36).slice(2)}`;
-  private readonly listeners = new Set<(own: boolean) => void>();
+  private readonly listeners = new Set<(change: Change) => void>();
   private listening: { stop(): void } | null = null;
   readonly lease: LeaseSettings;
 
@@ -364,7 +366,7 @@ export class PostgresStore implements Store {
           WHERE lease_until > now() RETURNING host, pid, started, started_at, heartbeat_at, count, cwd, phase`,
         [force],
       );
-      await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, 'stop']);
+      await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, STOP_PAYLOAD]);
       return { asked: result.rows.map(recordOf).filter((record) => record.host !== HOST || isRunning(record)), notes: [] };
     });
   }
@@ -379,7 +381,7 @@ export class PostgresStore implements Store {
     return new Set([...expired, ...local.map((job) => job.id)].filter((id) => jobs.some((job) => job.id === id && job.state === 'processing')));
   }
 
-  watch(listener: (own: boolean) => void): () => void {
+  watch(listener: (change: Change) => void): () => void {
     this.listeners.add(listener);
     this.listening ??= this.listen();
     // The listening connection stays open until close(): commands that wait listen again and again.
@@ -394,8 +396,8 @@ export class PostgresStore implements Store {
     let stopped = false;
     let client: import('pg').Client | null = null;
     let pause = 100;
-    const tell = (own: boolean) => {
-      for (const listener of this.listeners) listener(own);
+    const tell = (change: Change) => {
+      for (const listener of this.listeners) listener(change);
     };
     const open = async (missed: boolean) => {
       if (stopped) return;
@@ -403,7 +405,7 @@ export class PostgresStore implements Store {
         const { Client } = await import('pg');
         const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: `queuectl listen ${process.pid}` });
         next.on('error', () => undefined);
-        next.on('notification', (message: Notification) => tell(message.payload === this.token));
+        next.on('notification', (message: Notification) => tell({ own: message.payload === this.token, stop: message.payload === STOP_PAYLOAD }));
         next.on('end', () => {
           if (client === next) client = null;
           if (!stopped) setTimeout(() => void open(true), pause);
@@ -413,7 +415,7 @@ export class PostgresStore implements Store {
         if (stopped) return void next.end().catch(() => undefined);
         client = next;
         pause = 100;
-        if (missed) tell(false);
+        if (missed) tell({ own: false, stop: true });
       } catch {
         pause = Math.min(pause * 2, 5_000);
         if (!stopped) setTimeout(() => void open(true), pause);
