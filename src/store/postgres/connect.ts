@@ -79,9 +79,10 @@ export function connectionError(error: unknown, target: Target): unknown {
     const as = target.user ? ` as user "${target.user}"` : '';
     return new QueueError('io-error', `cannot use the ${where}${as}: ${LOGIN_REFUSED[code]} (${message}); check ${DATABASE_URL_VARIABLE}`);
   }
-  // Node's socket and DNS errors: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, EAI_AGAIN …
-  const network = code && /^E[A-Z_]+$/.test(code);
-  if (network || /timeout|terminated|Connection ended/i.test(message ?? '')) {
+  // Node's socket and DNS errors (ECONNREFUSED, ETIMEDOUT, ENOTFOUND, EAI_AGAIN …), the
+  // server's connection failures (SQLSTATE class 08) and its shutdowns (57P01–57P03: a restart).
+  const network = code && (/^E[A-Z_]+$/.test(code) || /^08/.test(code) || /^57P0[123]$/.test(code));
+  if (network || /timeout|terminat|Connection ended/i.test(message ?? '')) {
     return new QueueError('io-error', `cannot reach the PostgreSQL ${where}: ${code ?? message}; check ${DATABASE_URL_VARIABLE} and that the server runs and accepts connections`);
   }
   return error;

@@ -120,12 +120,20 @@ export class PostgresStore implements Store {
     } catch (error) {
       throw connectionError(error, parseTarget(this.url));
     }
+    // The driver reports a connection lost mid-query (a server restart) as an 'error' event on
+    // the client as well as by failing the query: without a listener the event would end the process.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    let broken: unknown = undefined;
     try {
       return await fn(client);
     } catch (error) {
+      broken = error;
       throw connectionError(error, parseTarget(this.url));
     } finally {
-      client.release();
+      client.off('error', ignore);
+      // A connection that failed is not given to the next transaction: the pool opens a new one.
+      client.release(broken instanceof Error && !(broken instanceof QueueError) && !(broken instanceof Fenced) ? broken : undefined);
     }
   }
 
@@ -359,15 +367,26 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Flags every supervisor's row, those whose lease has run out included: one cut off from the
+   * database reads its request when it reaches it again, and stops then. Only those whose lease
+   * is live are waited for.
+   */
   async requestStop({ force }: { force: boolean }) {
     return this.withClient(async (client) => {
-      const result = await client.query<SupervisorRow>(
+      const result = await client.query<SupervisorRow & { live: boolean; silent_s: number }>(
         `UPDATE queuectl_supervisors SET stop_requested = true, stop_force = stop_force OR $1
-          WHERE lease_until > now() RETURNING host, pid, started, started_at, heartbeat_at, count, cwd, phase`,
+          RETURNING host, pid, started, started_at, heartbeat_at, count, cwd, phase,
+                    lease_until > now() AS live, extract(epoch FROM now() - heartbeat_at)::int AS silent_s`,
         [force],
       );
       await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, STOP_PAYLOAD]);
-      return { asked: result.rows.map(recordOf).filter((record) => record.host !== HOST || isRunning(record)), notes: [] };
+      const present = result.rows.filter((row) => row.host !== HOST || isRunning(recordOf(row)));
+      // One silent for longer is most likely gone for good (a host that was shut down): not worth a word.
+      const notes = present
+        .filter((row) => !row.live && row.silent_s < 600)
+        .map((row) => `supervisor ${row.pid} on ${row.host} has not renewed its lease for ${row.silent_s}s (cut off from the database?); it stops when it reaches the database again`);
+      return { asked: present.filter((row) => row.live).map(recordOf), notes };
     });
   }
 
@@ -395,38 +414,51 @@ export class PostgresStore implements Store {
   private listen(): { stop(): void } {
     let stopped = false;
     let client: import('pg').Client | null = null;
+    let timer: NodeJS.Timeout | null = null;
     let pause = 100;
     const tell = (change: Change) => {
       for (const listener of this.listeners) listener(change);
     };
+    // One reconnection at a time: a failed connection both ends and fails its connect.
+    const reopen = () => {
+      if (stopped || timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        void open(true);
+      }, pause);
+      pause = Math.min(pause * 2, 5_000);
+    };
     const open = async (missed: boolean) => {
-      if (stopped) return;
+      const { Client } = await import('pg');
+      const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: `queuectl listen ${process.pid}` });
+      client = next;
+      next.on('error', () => undefined);
+      next.on('notification', (message: Notification) => tell({ own: message.payload === this.token, stop: message.payload === STOP_PAYLOAD }));
+      next.on('end', () => {
+        if (client !== next) return;
+        client = null;
+        reopen();
+      });
       try {
-        const { Client } = await import('pg');
-        const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: `queuectl listen ${process.pid}` });
-        next.on('error', () => undefined);
-        next.on('notification', (message: Notification) => tell({ own: message.payload === this.token, stop: message.payload === STOP_PAYLOAD }));
-        next.on('end', () => {
-          if (client === next) client = null;
-          if (!stopped) setTimeout(() => void open(true), pause);
-        });
         await next.connect();
         await next.query(`LISTEN ${CHANGES_CHANNEL}`);
-        if (stopped) return void next.end().catch(() => undefined);
-        client = next;
-        pause = 100;
-        if (missed) tell({ own: false, stop: true });
       } catch {
-        pause = Math.min(pause * 2, 5_000);
-        if (!stopped) setTimeout(() => void open(true), pause);
+        if (client === next) client = null;
+        void next.end().catch(() => undefined);
+        return reopen();
       }
+      if (stopped || client !== next) return void next.end().catch(() => undefined);
+      pause = 100;
+      if (missed) tell({ own: false, stop: true });
     };
     void open(false);
     return {
       stop: () => {
         stopped = true;
-        void client?.end().catch(() => undefined);
+        if (timer) clearTimeout(timer);
+        const last = client;
         client = null;
+        void last?.end().catch(() => undefined);
       },
     };
   }
