@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendArchive, archiveFile, jobsToArchive } from '../src/store/file/archive.ts';
-import { lookupJobs, readAllJobs, readJobs, transact } from '../src/store/file/store.ts';
+import { lookupJobs, readJobs, transact } from '../src/store/file/store.ts';
+import { FileStore } from '../src/store/file/file-store.ts';
 import { at, job } from './support/factory.ts';
 import { storeContext } from './support/store-context.ts';
 import { queuectl } from './support/cli.ts';
@@ -61,7 +62,7 @@ retention('still finds archived jobs for list, show and wait', withStore(async (
   await transact(ctx, (doc) => {
     doc.jobs.push(...finished(25));
   });
-  assert.is(readAllJobs(ctx).length, 25);
+  assert.is((await new FileStore(ctx).readAllJobs()).length, 25);
   assert.is(lookupJobs(ctx, ['completed-0', 'completed-24']).map((j) => j.state).join(), 'completed,completed');
   assert.throws(() => lookupJobs(ctx, ['nope']), /no job with id "nope"/);
 }));
@@ -73,7 +74,7 @@ retention('keeps one copy of a job left in both files by a crash between append 
   });
   appendArchive(ctx.home, jobs);
   appendArchive(ctx.home, jobs.slice(0, 1));
-  assert.equal(readAllJobs(ctx).map((j) => j.id), ['completed-0', 'completed-1', 'completed-2']);
+  assert.equal((await new FileStore(ctx).readAllJobs()).map((j) => j.id), ['completed-0', 'completed-1', 'completed-2']);
 }));
 
 retention.run();

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { currentIdentity } from '../store/file/atomic.ts';
-import type { Home } from '../store/home.ts';
+import type { Store } from '../store/store.ts';
 
 /** Bursts of changes (a busy supervisor, a chatty job) become at most one signal per this. */
 const THROTTLE_MS = 200;
@@ -19,9 +19,12 @@ export class ChangeSignal {
   private last = 0;
   private fingerprint: string;
 
-  constructor(private readonly home: Home) {
+  private readonly unwatch: () => void;
+
+  constructor(private readonly store: Store) {
     this.fingerprint = this.read();
     this.arm();
+    this.unwatch = store.watch(() => this.changed());
     this.poll = setInterval(() => {
       if (this.watchers.length < 2) this.arm();
       if (this.read() !== this.fingerprint) this.changed();
@@ -35,6 +38,7 @@ export class ChangeSignal {
 
   close(): void {
     clearInterval(this.poll);
+    this.unwatch();
     if (this.timer) clearTimeout(this.timer);
     for (const watcher of this.watchers) watcher.close();
     this.watchers = [];
@@ -43,18 +47,18 @@ export class ChangeSignal {
   private read(): string {
     const logs = (() => {
       try {
-        return String(fs.statSync(this.home.logs).mtimeMs);
+        return String(fs.statSync(this.store.home.logs).mtimeMs);
       } catch {
         return '-';
       }
     })();
-    return `${currentIdentity(this.home.jobs) ?? '-'} ${logs}`;
+    return `${currentIdentity(this.store.home.jobs) ?? '-'} ${logs}`;
   }
 
   private arm(): void {
     for (const watcher of this.watchers) watcher.close();
     this.watchers = [];
-    for (const dir of [this.home.dir, this.home.logs]) {
+    for (const dir of [this.store.home.dir, this.store.home.logs]) {
       try {
         const watcher = fs.watch(dir, () => this.changed());
         watcher.on('error', () => undefined);

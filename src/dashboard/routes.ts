@@ -12,9 +12,7 @@ import { invalid } from '../lifecycle/error.ts';
 import { byPriority, findJob, isDue, STATES, type Job, type State } from '../lifecycle/job.ts';
 import { logFile } from '../supervisor/joblog.ts';
 import { perMinute } from '../cli/metrics.ts';
-import { liveSupervisors } from '../store/file/registry.ts';
-import { ArchiveFollower, withArchive } from '../store/file/archive.ts';
-import { jobDefaults, readConfig, readJobs, type StoreContext } from '../store/file/store.ts';
+import type { Store } from '../store/store.ts';
 import { summarize } from '../cli/summary.ts';
 import { queueNames, summarizeQueues } from '../lifecycle/queue.ts';
 import type { Html } from './html.ts';
@@ -24,15 +22,6 @@ import type { PageContext } from './layout.ts';
 /** The end of a log that a page shows. */
 const LOG_TAIL_BYTES = 64 * 1024;
 
-/** What the pages read: the store, and the archive as far as it has been read already. */
-export interface Source {
-  store: StoreContext;
-  archive: ArchiveFollower;
-}
-
-function archivedJobs(source: Source): Job[] {
-  return source.archive.read(jobDefaults(source.store, readConfig(source.store)));
-}
 
 export interface View {
   title: string;
@@ -41,9 +30,9 @@ export interface View {
   controls?: Html;
 }
 
-function overview(store: StoreContext, ctx: PageContext): View {
-  const { jobs, archived, queues: settings } = readJobs(store);
-  const summary = summarize(jobs, archived, liveSupervisors(store.home));
+async function overview(store: Store, ctx: PageContext): Promise<View> {
+  const { jobs, archived, queues: settings } = await store.readJobs();
+  const summary = summarize(jobs, archived, await store.supervisors(), await store.lostClaims(jobs));
   const queues = summarizeQueues(jobs, settings, STATES);
   const waiting = jobs.filter((job) => job.state === 'pending' || job.state === 'failed');
   const due = byPriority(waiting.filter((job) => isDue(job, ctx.now)));
@@ -61,12 +50,12 @@ export function parseFilter(params: URLSearchParams): JobFilter {
   return { state: state as State | '', queue: (params.get('queue') ?? '').trim(), q: (params.get('q') ?? '').trim(), order, page: Number(page) };
 }
 
-function jobs(source: Source, ctx: PageContext, params: URLSearchParams): View {
+async function jobs(store: Store, ctx: PageContext, params: URLSearchParams): Promise<View> {
   const filter = parseFilter(params);
   // Archived jobs are completed or cancelled: the archive is read only when those may be shown.
   const archivable = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled';
-  const doc = readJobs(source.store);
-  const all = archivable ? withArchive(doc.jobs, archivedJobs(source)) : doc.jobs;
+  const doc = await store.readJobs();
+  const all = archivable ? await store.readAllJobs() : doc.jobs;
   const needle = filter.q.toLowerCase();
   const matching = all.filter(
     (job) =>
@@ -79,7 +68,7 @@ function jobs(source: Source, ctx: PageContext, params: URLSearchParams): View {
   return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, shown, matching.length), controls: jobsControls(filter, queueNames(doc.jobs, doc.queues)) };
 }
 
-function logTail(store: StoreContext, id: string): { text: string; truncated: boolean } | null {
+function logTail(store: Store, id: string): { text: string; truncated: boolean } | null {
   let fd: number;
   try {
     fd = fs.openSync(logFile(store.home, id), 'r');
@@ -97,15 +86,13 @@ function logTail(store: StoreContext, id: string): { text: string; truncated: bo
   }
 }
 
-function job(source: Source, ctx: PageContext, id: string): View {
-  const live = readJobs(source.store).jobs;
-  // The archive is looked through only for a job jobs.json does not have.
-  const found = findJob(live, id, live.some((candidate) => candidate.id === id) ? [] : archivedJobs(source));
-  return { title: `Job ${found.id}`, nav: '/jobs', live: jobPage(ctx, found, logTail(source.store, found.id)) };
+async function job(store: Store, ctx: PageContext, id: string): Promise<View> {
+  const [found] = await store.lookupJobs([id]);
+  return { title: `Job ${found!.id}`, nav: '/jobs', live: jobPage(ctx, found!, logTail(store, found!.id)) };
 }
 
-function dlq(store: StoreContext, ctx: PageContext): View {
-  const dead = readJobs(store).jobs.filter((candidate) => candidate.state === 'dead');
+async function dlq(store: Store, ctx: PageContext): Promise<View> {
+  const dead = (await store.readJobs()).jobs.filter((candidate) => candidate.state === 'dead');
   return { title: 'Dead letter queue', nav: '/dlq', live: dlqPage(ctx, dead) };
 }
 
@@ -118,12 +105,12 @@ function decodeId(raw: string): string {
 }
 
 /** The page at `path`, or null if there is none. */
-export function view(source: Source, ctx: PageContext, path: string, params: URLSearchParams): View | null {
-  if (path === '/') return overview(source.store, ctx);
-  if (path === '/jobs') return jobs(source, ctx, params);
-  if (path === '/dlq') return dlq(source.store, ctx);
+export async function view(store: Store, ctx: PageContext, path: string, params: URLSearchParams): Promise<View | null> {
+  if (path === '/') return overview(store, ctx);
+  if (path === '/jobs') return jobs(store, ctx, params);
+  if (path === '/dlq') return dlq(store, ctx);
   const match = /^\/jobs\/([^/]+)$/.exec(path);
-  if (match) return job(source, ctx, decodeId(match[1] as string));
+  if (match) return job(store, ctx, decodeId(match[1] as string));
   return null;
 }
 
@@ -134,7 +121,7 @@ function requiredId(fields: URLSearchParams): string {
 }
 
 /** Carries out the action at `path`; returns what to tell the user, or null if there is none. */
-export async function act(store: StoreContext, path: string, fields: URLSearchParams, warn: (line: string) => void): Promise<string | null> {
+export async function act(store: Store, path: string, fields: URLSearchParams, warn: (line: string) => void): Promise<string | null> {
   switch (path) {
     case '/actions/retry': {
       const [id] = await retryDeadJobs(store, [requiredId(fields)]);

@@ -5,9 +5,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import os from 'node:os';
-import { ArchiveFollower } from '../store/file/archive.ts';
 import { QueueError, type ErrorCode } from '../lifecycle/error.ts';
-import type { StoreContext } from '../store/file/store.ts';
+import type { Store } from '../store/store.ts';
 import { SCRIPT, STYLE } from './assets.ts';
 import { ACCESS_COOKIE, allowedHosts, checkChange, checkRequest, isLoopback, randomToken, Refusal, type GuardOptions } from './guard.ts';
 import { page, type PageContext } from './layout.ts';
@@ -16,7 +15,7 @@ import { errorPage } from './pages.ts';
 import { act, view } from './routes.ts';
 
 export interface DashboardOptions {
-  store: StoreContext;
+  store: Store;
   host: string;
   port: number;
   readOnly: boolean;
@@ -82,8 +81,8 @@ function localNames(host: string): string[] {
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const csrf = randomToken();
   const accessToken = isLoopback(options.host) ? null : randomToken();
-  const signal = new ChangeSignal(options.store.home);
-  const source = { store: options.store, archive: new ArchiveFollower(options.store.home) };
+  const signal = new ChangeSignal(options.store);
+  const source = options.store;
   const streams = new Set<ServerResponse>();
   const flashes = new Map<string, string>();
   let revision = 0;
@@ -137,8 +136,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const done = url.searchParams.get('done');
     const self = `${url.pathname}${url.search.replace(/([?&])done=[^&]*&?/, '$1').replace(/[?&]$/, '')}`;
-    const ctx: PageContext = { csrf, readOnly: options.readOnly, store: options.store.home.dir, self, now: options.store.now() };
-    const shown = view(source, ctx, url.pathname, url.searchParams);
+    const ctx: PageContext = { csrf, readOnly: options.readOnly, store: options.store.where, self, now: options.store.now() };
+    const shown = await view(source, ctx, url.pathname, url.searchParams);
     if (shown === null) throw new Refusal(404, `no page at ${url.pathname}`);
     const body = request.headers['x-queuectl-live'] === '1' ? shown.live.text : page(ctx, shown.title, shown.nav, shown.live, { controls: shown.controls, flash: done ? flashes.get(done) : null }).text;
     send(response, 200, 'text/html; charset=utf-8', body);

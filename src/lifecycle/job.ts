@@ -313,3 +313,13 @@ export function findJob(jobs: readonly Job[], id: string, older: readonly Job[] 
 export function expiredJobs(jobs: readonly Job[], states: readonly State[], cutoff: number): Job[] {
   return jobs.filter((job) => states.includes(job.state) && Date.parse(job.finished_at ?? job.updated_at) <= cutoff);
 }
+
+/** `jobs` with `added` put in at their places by creation time (jobs are kept in creation order). */
+export function placeByCreation(jobs: readonly Job[], added: readonly Job[]): Job[] {
+  const placed = [...jobs];
+  for (const job of added) {
+    const after = placed.findIndex((other) => other.created_at > job.created_at);
+    placed.splice(after === -1 ? placed.length : after, 0, job);
+  }
+  return placed;
+}

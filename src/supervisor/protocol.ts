@@ -12,7 +12,13 @@ export type ToWorker =
    * The job is no longer ours (cancelled, or changed by hand): stop it (SIGTERM, SIGKILL after
    * the grace period); `why` ends its log. Its result will not be recorded.
    */
-  | { type: 'revoke'; id: string; why: string };
+  | { type: 'revoke'; id: string; why: string }
+  /**
+   * The supervisor renewed its lease (PostgreSQL): a job may run on for `validForMs` more
+   * without another renewal. Past that, the worker kills its job, which another host may be
+   * about to recover.
+   */
+  | { type: 'lease'; validForMs: number };
 
 export type FromWorker =
   /** Sent once the worker listens: anything sent before that would be dropped. */

@@ -52,26 +52,26 @@ export function killRun(id: string, owner: Owner, startedAt: string, pgid: numbe
   return killMarked(runMarkers(id, owner, startedAt), pgid);
 }
 
-function ownerGone(owner: Owner | null): boolean {
-  if (owner === null) return true;
-  return owner.host === HOST && !isRunning(owner);
-}
-
 /** Remembers which leftovers it has signalled, across scans. */
 export class OrphanWatch {
   private signalled = new Map<string, { at: number; killed: boolean }>();
 
   constructor(private readonly graceMs = ORPHAN_GRACE_MS) {}
 
-  /** The orphaned jobs that are safe to recover now; signals the leftovers of the others. */
-  scan(jobs: readonly Job[], nowMs: number, log: (line: string) => void): Interrupted[] {
+  /**
+   * The orphaned jobs that are safe to recover now; signals the leftovers of the others. `lost`:
+   * the processing jobs whose claim is lost, as the store tells (its supervisor is gone, or on
+   * PostgreSQL its lease ran out). Leftovers can only be found on this host; another host's
+   * supervisor kills its own jobs before its lease can run out.
+   */
+  scan(jobs: readonly Job[], lost: ReadonlySet<string>, nowMs: number, log: (line: string) => void): Interrupted[] {
     const ready: Interrupted[] = [];
     const seen = new Set<string>();
     for (const job of jobs) {
-      if (job.state !== 'processing' || !ownerGone(job.owner)) continue;
+      if (job.state !== 'processing' || !lost.has(job.id)) continue;
       const key = `${job.id}@${job.started_at}`;
       seen.add(key);
-      const reason = job.owner ? `supervisor ${job.owner.pid} is gone` : 'it was processing without an owner';
+      const reason = !job.owner ? 'it was processing without an owner' : job.owner.host === HOST && !isRunning(job.owner) ? `supervisor ${job.owner.pid} is gone` : `the lease of supervisor ${job.owner.pid} on ${job.owner.host} ran out`;
       const left = job.owner && job.started_at ? runProcesses(job.id, job.owner, job.started_at) : [];
       if (left.length === 0) {
         ready.push({ id: job.id, owner: job.owner, started_at: job.started_at, reason, orphan: true });

@@ -13,8 +13,6 @@ import { holdsClaim, takeTurn, waitingElsewhere, WAITING, type Claim, type Finis
 import { parseDuration } from '../lifecycle/duration.ts';
 import { QueueError } from '../lifecycle/error.ts';
 import { failpoint } from '../store/failpoint.ts';
-import { ioError } from '../store/file/atomic.ts';
-import { ensureHome } from '../store/home.ts';
 import { logFile } from './joblog.ts';
 import { nextDueTime, pickDue, type Job, type Owner } from '../lifecycle/job.ts';
 import type { JobsDocument } from '../lifecycle/jobfile.ts';
@@ -22,10 +20,9 @@ import { loadCron } from '../lifecycle/cron.ts';
 import { fireSchedules, isScheduleDue, nextFiringTime, scheduleSpec, type CronRules } from '../lifecycle/schedule.ts';
 import { admitter, hasBlocked } from '../lifecycle/workflow.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
-import { selfIdentity, type ProcessIdentity } from './proc.ts';
+import { HOST, selfIdentity, type ProcessIdentity } from './proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
-import { registerSupervisor, removeStale, unregisterSupervisor, type Phase, type SupervisorRecord } from '../store/file/registry.ts';
-import { isOwnWrite, readConfig, readJobs, transact, type StoreContext } from '../store/file/store.ts';
+import type { Phase, Registration, StopRequest, Store, SupervisorRecord } from '../store/store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
 
 /**
@@ -48,7 +45,7 @@ const BATCH_MS = 10;
 const POLL_MS = 1_000;
 
 export interface SupervisorOptions {
-  ctx: StoreContext;
+  store: Store;
   count: number;
   log: (line: string) => void;
 }
@@ -58,7 +55,8 @@ export class Supervisor {
   private readonly pool: Pool;
   private readonly orphans = new OrphanWatch();
   private phase: Phase = 'running';
-  private record: SupervisorRecord | null = null;
+  private registration: Registration | null = null;
+  private stopRequested: StopRequest | null = null;
   private signals = 0;
   private finished: Finished[] = [];
   private interrupted: Interrupted[] = [];
@@ -71,11 +69,12 @@ export class Supervisor {
   private ticking = false;
   private again = false;
   private lastError = '';
+  private renewError = '';
   private timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
   private handBackTimer: NodeJS.Timeout | null = null;
-  private watcher: fs.FSWatcher | null = null;
+  private unwatch: (() => void) | null = null;
   private done: (code: number) => void = () => {};
   private stopping = false;
   /** Dead workers' jobs whose processes are still being killed. */
@@ -129,8 +128,8 @@ export class Supervisor {
     return slot.job !== null && now - slot.job.sentAt >= HAND_BACK_AFTER_MS;
   }
 
-  private get ctx(): StoreContext {
-    return this.options.ctx;
+  private get store(): Store {
+    return this.options.store;
   }
 
   private log(line: string): void {
@@ -138,32 +137,57 @@ export class Supervisor {
   }
 
   /** Runs until stopped; resolves with the exit status. */
-  run(): Promise<number> {
-    // A broken jobs.json or config.json is reported now, not once per poll.
-    readJobs(this.ctx, readConfig(this.ctx));
-    try {
-      ensureHome(this.ctx.home);
-      removeStale(this.ctx.home);
-      this.record = { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.ctx.home.dir, phase: 'running' };
-      registerSupervisor(this.ctx.home, this.record);
-    } catch (error) {
-      if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
-      throw ioError('register a supervisor in', this.ctx.home.supervisors, error as NodeJS.ErrnoException);
-    }
+  async run(): Promise<number> {
+    // A broken store (a hand-edited jobs.json, an unreachable database) is reported now, not once per poll.
+    await this.store.readJobs();
+    const record: SupervisorRecord = { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.store.home.dir, phase: 'running' };
+    this.registration = await this.store.register(record);
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => this.onSignal(signal));
-    this.watcher = fs.watch(this.ctx.home.dir, (_event, file) => {
-      // Someone else's change (a cancel above all) is looked at now, not after a batching pause:
-      // a cancelled job waiting here must not be sent to a worker that comes free meanwhile.
-      if (file === 'jobs.json') (isOwnWrite(this.ctx) ? this.wake() : this.tick());
-    });
+    // Someone else's change (a cancel above all) is looked at now, not after a batching pause:
+    // a cancelled job waiting here must not be sent to a worker that comes free meanwhile.
+    this.unwatch = this.store.watch((own) => (own ? this.wake() : this.tick()));
     this.timers.push(setInterval(() => this.wake(), POLL_MS));
-    this.log(describeStart(this.self.pid, this.options.count, this.ctx.home.dir));
+    const renewEvery = this.registration.renewEveryMs;
+    if (renewEvery !== null) this.timers.push(setInterval(() => void this.renew(), renewEvery));
+    this.log(describeStart(this.self.pid, this.options.count, this.store.where));
     this.pool.start();
     this.wake();
     return new Promise((resolve) => (this.done = resolve));
   }
 
-  private onSignal(signal: NodeJS.Signals): void {
+  /**
+   * Renews the heartbeat and the leases of our claims (PostgreSQL), then tells the workers how
+   * long their runs may go on without another renewal: a supervisor that cannot renew (the
+   * database unreachable, this process stopped) has its jobs killed by its workers before its
+   * lease can run out, so that a job recovered elsewhere never runs beside its old run.
+   */
+  private async renew(): Promise<void> {
+    const registration = this.registration;
+    if (!registration || this.stopping) return;
+    const began = Date.now();
+    try {
+      const { stop } = await registration.renew(this.phase);
+      if (this.renewError) this.log('lease renewed again');
+      this.renewError = '';
+      const fence = registration.fenceMs;
+      if (fence !== null) this.pool.broadcast({ type: 'lease', validForMs: Math.max(0, began + fence - Date.now()) });
+      if (stop) this.onStopRequest(stop);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== this.renewError) this.log(`cannot renew the lease (running jobs are stopped if this goes on): ${message}`);
+      this.renewError = message;
+    }
+  }
+
+  /** `worker stop` from any host: a drain, or a forced stop, as the first and second signals do. */
+  private onStopRequest(stop: StopRequest): void {
+    const wanted = stop === 'force' ? 2 : 1;
+    if (this.signals >= wanted) return;
+    this.log(`worker stop asked this supervisor to ${stop === 'force' ? 'stop now' : 'stop'}`);
+    while (this.signals < wanted) this.onSignal('worker stop');
+  }
+
+  private onSignal(signal: string): void {
     this.signals++;
     this.pool.stopReplacing();
     if (this.signals === 1) {
@@ -182,16 +206,10 @@ export class Supervisor {
     this.wake();
   }
 
-  /** The PID file says it too, so that `status` and `worker stop` can tell. */
+  /** The store says it too, so that `status` and `worker stop` can tell. */
   private setPhase(phase: Phase): void {
     this.phase = phase;
-    if (!this.record) return;
-    this.record = { ...this.record, phase };
-    try {
-      registerSupervisor(this.ctx.home, this.record);
-    } catch (error) {
-      this.log(`cannot record the ${phase} phase in the PID file: ${(error as Error).message}`);
-    }
+    this.registration?.renew(phase).catch((error: Error) => this.log(`cannot record the ${phase} phase in the store: ${error.message}`));
   }
 
   private workerDied(slot: Slot, job: Assignment | null, how: string): void {
@@ -283,9 +301,10 @@ export class Supervisor {
     })();
   }
 
-  private snapshot(): JobsDocument | null {
+  private async snapshot(): Promise<{ doc: JobsDocument; lost: Set<string> } | null> {
     try {
-      return readJobs(this.ctx);
+      const doc = await this.store.readJobs();
+      return { doc, lost: await this.store.lostClaims(doc.jobs) };
     } catch (error) {
       this.report(error);
       return null;
@@ -293,10 +312,11 @@ export class Supervisor {
   }
 
   private async turn(): Promise<void> {
-    const doc = this.snapshot();
-    if (doc === null) return;
+    const snapshot = await this.snapshot();
+    if (snapshot === null) return;
+    const { doc, lost } = snapshot;
     const jobs = doc.jobs;
-    const now = this.ctx.now();
+    const now = this.store.now();
     const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now) && this.brokenSchedules.get(schedule.name) !== scheduleSpec(schedule));
     // The cron library is loaded only once a schedule is due (and before the free workers are
     // counted: nothing may take them meanwhile); the transaction itself is synchronous.
@@ -305,7 +325,7 @@ export class Supervisor {
     this.revokeLost(jobs);
     this.backlog.reorder(jobs, elsewhere);
     this.fill();
-    this.interrupted.push(...this.orphans.scan(jobs, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
+    this.interrupted.push(...this.orphans.scan(jobs, lost, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
     const running = this.phase === 'running';
     const workers = running ? this.pool.free() : [];
     const waiting = running ? Math.max(0, this.openings(Date.now()) - workers.length) : 0;
@@ -315,7 +335,9 @@ export class Supervisor {
 
     // A worker that dies on receiving its job counts as a crash even before the job started (a
     // poison pill may kill it there); a claim of a dead supervisor that never started is handed back.
-    const neverStarted = logCrashes(this.ctx.home, jobs, this.interrupted, now, (line) => this.log(line));
+    // Only this host has the log that tells whether a run started: another host's counts as started.
+    const local = this.interrupted.filter((item) => item.owner?.host === HOST);
+    const neverStarted = logCrashes(this.store.home, jobs, local, now, (line) => this.log(line));
     for (const crashed of this.interrupted.filter((item) => item.orphan && neverStarted.has(item.id))) {
       this.log(`job ${crashed.id}: ${crashed.reason} before its run started; back to pending`);
       this.released.push({ id: crashed.id, owner: crashed.owner as Owner, started_at: crashed.started_at as string, quiet: true });
@@ -335,9 +357,9 @@ export class Supervisor {
     let outcome;
     let config: Config;
     try {
-      outcome = await transact(this.ctx, (fresh, settings) => {
+      outcome = await this.store.transact((fresh, settings) => {
         config = settings;
-        const at = this.ctx.now();
+        const at = this.store.now();
         // Firings are decided on the fresh read under the lock, and committed with the schedules they advance.
         const fired = cron && fresh.schedules ? fireSchedules(fresh.schedules, fresh.jobs, cron, at) : null;
         if (fired) {
@@ -366,7 +388,7 @@ export class Supervisor {
       if (this.brokenSchedules.get(name) !== expression) this.log(`schedule ${name} cannot fire: ${error}; fix its "cron" or "tz" in jobs.json, or remove it`);
       this.brokenSchedules.set(name, expression);
     }
-    for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.ctx.now()));
+    for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.store.now()));
     const later: Waiting[] = [];
     for (const job of outcome.claimed) {
       const worker = (job.owner as Owner).worker;
@@ -377,7 +399,7 @@ export class Supervisor {
     this.backlog.add(later);
     // A drain that began while this turn was committing takes back what would only wait.
     if (this.phase !== 'running') this.handBack();
-    this.backlog.reorder(outcome.jobs, waitingElsewhere(this.self, this.ctx.now()));
+    this.backlog.reorder(outcome.jobs, waitingElsewhere(this.self, this.store.now()));
     this.fill();
     this.scheduleDue({ ...doc, jobs: outcome.jobs, schedules: outcome.schedules });
   }
@@ -422,10 +444,10 @@ export class Supervisor {
       timeoutMs: job.timeout ? parseDuration(job.timeout) : null,
       timeoutText: job.timeout,
       killGraceMs: parseDuration(config.kill_grace),
-      logFile: logFile(this.ctx.home, job.id),
+      logFile: logFile(this.store.home, job.id),
       logMaxBytes: config.log_max_bytes,
       createdAt: job.created_at,
-      env: { QUEUECTL_HOME: this.ctx.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
+      env: { QUEUECTL_HOME: this.store.home.dir, QUEUECTL_ATTEMPT: String(job.attempts + 1), ...runMarkers(job.id, owner, startedAt) },
       jobEnv: job.env,
     };
     if (this.pool.assign(slot, { id: job.id, owner, started_at: startedAt, pid: null, sentAt: Date.now() }, request)) return true;
@@ -441,7 +463,7 @@ export class Supervisor {
     const times = [nextDueTime(doc.jobs), nextFiringTime(doc.schedules)].filter((time) => time !== null);
     const next = times.length === 0 ? null : Math.min(...times);
     if (next === null || this.phase !== 'running') return;
-    const delay = next - this.ctx.now().getTime();
+    const delay = next - this.store.now().getTime();
     if (delay > 0 && delay < POLL_MS) this.dueTimer = setTimeout(() => this.wake(), delay + 1);
   }
 
@@ -463,9 +485,9 @@ export class Supervisor {
     if (this.dueTimer) clearTimeout(this.dueTimer);
     if (this.batchTimer) clearTimeout(this.batchTimer);
     if (this.handBackTimer) clearTimeout(this.handBackTimer);
-    this.watcher?.close();
+    this.unwatch?.();
     await this.pool.close();
-    unregisterSupervisor(this.ctx.home, this.self.pid);
+    await this.registration?.unregister().catch((error: Error) => this.log(`cannot remove this supervisor from the store: ${error.message}`));
     this.log(`supervisor ${this.self.pid} stopped`);
     this.done(0);
   }

@@ -24,15 +24,30 @@ export function startWorker(): void {
     current = job;
     send({ type: 'started', id: job.id, pid: run.pid });
     failpoint('worker-after-spawn');
+    // A claim that waited here past the lease may be another host's run by now.
+    if (leaseUntil !== null && Date.now() >= leaseUntil) leaseLost();
     void run.result.then((result) => {
       current = null;
       send({ type: 'finished', id: job.id, result, interrupted: job.forced });
     });
   };
 
+  // Armed once the supervisor sends a lease (PostgreSQL only); every renewal pushes it back.
+  let fence: NodeJS.Timeout | null = null;
+  let leaseUntil: number | null = null;
+  const leaseLost = () => {
+    fence = null;
+    if (current?.run.interrupt('its supervisor could not renew its lease', 'SIGKILL')) current.forced = true;
+  };
+
   process.on('message', (message: ToWorker) => {
     if (message.type === 'run') start(message.request);
-    else if (current && current.id === message.id) {
+    else if (message.type === 'lease') {
+      leaseUntil = Date.now() + message.validForMs;
+      if (fence) clearTimeout(fence);
+      fence = setTimeout(leaseLost, message.validForMs);
+      fence.unref();
+    } else if (current && current.id === message.id) {
       const why = message.type === 'revoke' ? message.why : 'forced stop';
       if (current.run.interrupt(why, message.type === 'kill' ? 'SIGKILL' : 'SIGTERM')) current.forced = true;
     }

@@ -1,7 +1,6 @@
 import { Command, type BaseContext } from 'clipanion';
 import { QueueError } from '../../lifecycle/error.ts';
-import { checkHome, resolveHome } from '../../store/home.ts';
-import type { StoreContext } from '../../store/file/store.ts';
+import { openStore, type Store } from '../../store/store.ts';
 
 export interface QueueContext extends BaseContext {
   env: NodeJS.ProcessEnv;
@@ -28,18 +27,19 @@ export abstract class QueueCommand extends Command<QueueContext> {
       }
       this.context.stderr.write(`queuectl: internal error (a bug; please report it):\n${(error as Error)?.stack ?? String(error)}\n`);
       return 1;
+    } finally {
+      // A database connection would otherwise keep the process alive.
+      await this.found?.close();
     }
   }
 
-  private found?: StoreContext;
+  private found?: Store;
 
-  /** The store this command works on, found once; a path that cannot be a store is refused here. */
-  get store(): StoreContext {
+  /** The store this command works on, chosen once; a path that cannot be a store is refused here. */
+  get store(): Store {
     if (this.found) return this.found;
-    const home = resolveHome(this.context.env, this.context.cwd);
-    checkHome(home);
     const created = (dir: string) => this.context.stderr.write(`queuectl: created a new queue in ${dir}\n`);
-    return (this.found = { home, env: this.context.env, now: this.context.now, created });
+    return (this.found = openStore({ env: this.context.env, cwd: this.context.cwd, now: this.context.now, created }));
   }
 
   out(text: string): void {

@@ -4,7 +4,7 @@ import { invalid, QueueError } from '../../lifecycle/error.ts';
 import { cancelJob, findJob, isFinished, type Owner } from '../../lifecycle/job.ts';
 import { HOST, isRunning } from '../../supervisor/proc.ts';
 import { killAll, runProcesses } from '../../supervisor/recovery.ts';
-import { transact, type StoreContext } from '../../store/file/store.ts';
+import type { Store } from '../../store/store.ts';
 import { QueueCommand } from './base.ts';
 
 /** How long past its grace period a live supervisor's worker may take to stop a cancelled run. */
@@ -37,9 +37,9 @@ export class CancelCommand extends QueueCommand {
  * Cancels unfinished jobs, all or none; a running one is stopped by its worker (SIGTERM, then
  * SIGKILL after kill-grace), or here if its supervisor is gone, and this waits until it is.
  */
-export async function cancelJobs(store: StoreContext, ids: readonly string[], warn: (line: string) => void): Promise<void> {
+export async function cancelJobs(store: Store, ids: readonly string[], warn: (line: string) => void): Promise<void> {
   if (new Set(ids).size !== ids.length) throw invalid('an id is given twice');
-  const running = await transact(store, (doc, config) => {
+  const running = await store.transact((doc, config) => {
     const now = store.now();
     const targets = ids.map((id) => findJob(doc.jobs, id));
     for (const job of targets) {

@@ -2,8 +2,7 @@ import { Option } from 'clipanion';
 import { parseDuration } from '../../lifecycle/duration.ts';
 import { expiredJobs, type Job, type State } from '../../lifecycle/job.ts';
 import { removeLogs } from '../../supervisor/joblog.ts';
-import { archivedOnly, countArchived, pruneArchive, readArchive } from '../../store/file/archive.ts';
-import { jobDefaults, readConfig, readJobs, transact, type StoreContext } from '../../store/file/store.ts';
+import type { Store } from '../../store/store.ts';
 import { invalid } from '../../lifecycle/error.ts';
 import { renderJobs } from '../view.ts';
 import { parseState } from './list.ts';
@@ -40,23 +39,24 @@ export class CleanCommand extends QueueCommand {
     if (!states.every((state) => CLEANABLE_STATES.includes(state))) throw invalid(`--state must be a finished state: ${CLEANABLE_STATES.join(', ')}`);
     const plural = (count: number) => `${count} finished job${count === 1 ? '' : 's'}`;
     if (this.dryRun) {
-      const doomed = expiredNow(this.store, states, this.olderThan);
-      if (doomed.length === 0) return this.out(`would remove ${plural(0)}${this.deadKept()}`);
-      return this.out(`would remove ${plural(doomed.length)}${this.deadKept()}:\n${renderJobs(doomed, this.context.now())}`);
+      const doomed = await expiredNow(this.store, states, this.olderThan);
+      const kept = await this.deadKept();
+      if (doomed.length === 0) return this.out(`would remove ${plural(0)}${kept}`);
+      return this.out(`would remove ${plural(doomed.length)}${kept}:\n${renderJobs(doomed, this.context.now())}`);
     }
     const count = await removeExpired(this.store, states, this.olderThan);
-    this.out(`removed ${plural(count)}${this.deadKept()}`);
+    this.out(`removed ${plural(count)}${await this.deadKept()}`);
   }
 
   /** Said when dead jobs that would otherwise have gone are kept: the default may surprise. */
-  private deadKept(): string {
+  private async deadKept(): Promise<string> {
     if (this.state !== undefined) return '';
-    const kept = expiredNow(this.store, ['dead'], this.olderThan).length;
+    const kept = (await expiredNow(this.store, ['dead'], this.olderThan)).length;
     return kept === 0 ? '' : `; ${kept} dead job${kept === 1 ? '' : 's'} kept (delete with: queuectl clean --state dead)`;
   }
 }
 
-function cutoffOf(store: StoreContext, olderThan: string | undefined): number {
+function cutoffOf(store: Store, olderThan: string | undefined): number {
   try {
     return store.now().getTime() - (olderThan === undefined ? 0 : parseDuration(olderThan));
   } catch (error) {
@@ -65,31 +65,34 @@ function cutoffOf(store: StoreContext, olderThan: string | undefined): number {
 }
 
 /** What `removeExpired` would remove now: read without the lock, for a dry run. */
-function expiredNow(store: StoreContext, states: readonly State[], olderThan: string | undefined): Job[] {
+async function expiredNow(store: Store, states: readonly State[], olderThan: string | undefined): Promise<Job[]> {
   const cutoff = cutoffOf(store, olderThan);
-  const config = readConfig(store);
-  const live = readJobs(store, config).jobs;
-  const archived = archivedOnly(live, readArchive(store.home, jobDefaults(store, config)));
+  const live = (await store.readJobs()).jobs;
+  const current = new Set(live);
+  const archived = withoutLive(await store.readAllJobs(), live).filter((job) => !current.has(job));
   const needed = neededByWaiting(live);
   return [...expiredJobs(archived, states, cutoff), ...expiredJobs(live, states, cutoff).filter((job) => !needed.has(job.id))];
 }
 
 /** Shared by `clean` and `dlq purge`: removes expired jobs in one transaction, then their logs. */
-export async function removeExpired(store: StoreContext, states: readonly State[], olderThan: string | undefined): Promise<number> {
+export async function removeExpired(store: Store, states: readonly State[], olderThan: string | undefined): Promise<number> {
   const cutoff = cutoffOf(store, olderThan);
-  const removed = await transact(store, (doc, config) => {
+  const removed = await store.transact((doc, _config, tx) => {
     // A job that a waiting job depends on stays until that one has started or ended: it decides which.
     const needed = neededByWaiting(doc.jobs);
     const doomed = new Set(expiredJobs(doc.jobs, states, cutoff).filter((job) => !needed.has(job.id)).map((job) => job.id));
     doc.jobs = doc.jobs.filter((job) => !doomed.has(job.id));
-    // The archive is rewritten under the same lock, just before jobs.json's totals are committed.
-    // An old copy of a job that is live again (restarted) is not an archived job: it is not counted.
-    const live = doc.jobs;
-    const archived = pruneArchive(store.home, jobDefaults(store, config), (jobs) => expiredJobs(archivedOnly(live, jobs), states, cutoff));
-    doc.archived = countArchived(doc.archived, archived, -1);
+    const archived = expiredJobs(tx.archived, states, cutoff);
+    tx.forget(archived);
     const liveIds = new Set(doc.jobs.map((job) => job.id));
     return { count: doomed.size + archived.length, logs: [...doomed, ...archived.map((job) => job.id)].filter((id) => !liveIds.has(id)) };
-  });
+  }, { archive: 'all' });
   removeLogs(store.home, removed.logs);
   return removed.count;
+}
+
+/** The jobs of `all` that are not live: an id may be live again (restarted) with its old copy archived. */
+function withoutLive(all: readonly Job[], live: readonly Job[]): Job[] {
+  const current = new Set(live.map((job) => `${job.id}\n${job.created_at}`));
+  return all.filter((job) => !current.has(`${job.id}\n${job.created_at}`));
 }

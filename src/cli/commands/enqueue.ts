@@ -3,8 +3,6 @@ import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
 import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
-import { readArchive } from '../../store/file/archive.ts';
-import { jobDefaults, readConfig, transact } from '../../store/file/store.ts';
 import { checkDependencies } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';
 import { QueueCommand } from './base.ts';
@@ -120,7 +118,7 @@ export class EnqueueCommand extends QueueCommand {
 
   async run() {
     const entries = await this.specs();
-    const config = readConfig(this.store);
+    const config = (await this.store.readConfig());
     const now = this.context.now();
     // With --file, every message names the line it is about.
     const prefix = (where: string) => (this.file === undefined ? '' : `${where}: `);
@@ -145,17 +143,17 @@ export class EnqueueCommand extends QueueCommand {
         if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
       }
     };
-    const created = await transact(this.store, (doc, settings) => {
+    const created = await this.store.transact((doc, _settings, tx) => {
       refuseTaken(doc.jobs);
       const added = jobs.map((job) => createJob(job, now));
       const live = new Map(doc.jobs.map((job) => [job.id, job]));
       const named = added.flatMap((job) => job.after);
       // A dependency may have moved to the archive (completed long ago): only then is it read.
-      const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : readArchive(this.store.home, jobDefaults(this.store, settings));
+      const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : tx.archived;
       checkDependencies(added, new Map([...archived.map((job) => [job.id, job] as const), ...live]));
       doc.jobs.push(...added);
       return added;
-    });
+    }, { archive: jobs.flatMap((job) => job.after ?? []) });
     if (this.asJson) this.json(this.file === undefined ? fullJob(created[0]!) : created.map(fullJob));
     else this.out(created.map((job) => job.id).join('\n'));
   }

@@ -2,7 +2,6 @@ import { Option } from 'clipanion';
 import { invalid } from '../../lifecycle/error.ts';
 import { byPriority, STATES, type State } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
-import { readAllJobs, readJobs } from '../../store/file/store.ts';
 import { latestFirst, renderJobs } from '../view.ts';
 import { QueueCommand } from './base.ts';
 
@@ -54,7 +53,7 @@ export class ListCommand extends QueueCommand {
     const limit = parseLimit(this.limit);
     // Archived jobs are completed or cancelled: the archive is read only when those may be listed.
     const archived = !states || states.includes('completed') || states.includes('cancelled');
-    const jobs = archived ? readAllJobs(this.store) : readJobs(this.store).jobs;
+    const jobs = archived ? (await this.store.readAllJobs()) : (await this.store.readJobs()).jobs;
     const chosen = states ? jobs.filter((job) => states.includes(job.state)) : jobs;
     const selected = (this.recent ? latestFirst(chosen) : byPriority(chosen)).slice(0, limit);
     if (this.asJson) return this.json(selected.map(fullJob));

@@ -6,7 +6,6 @@ import { invalid, QueueError } from '../../lifecycle/error.ts';
 import { isFinished, type Job } from '../../lifecycle/job.ts';
 import { logFile, readRuns } from '../../supervisor/joblog.ts';
 import { LogFollower, renderRuns } from '../logview.ts';
-import { lookupJobs, readConfig } from '../../store/file/store.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { QueueCommand } from './base.ts';
 
@@ -52,7 +51,7 @@ export class LogsCommand extends QueueCommand {
   async run() {
     if (this.attempt !== undefined && !/^[1-9]\d*$/.test(this.attempt)) throw invalid(`--attempt must be a whole number from 1, got "${this.attempt}"`);
     if (this.follow && this.attempt !== undefined) throw invalid('give --follow or --attempt, not both');
-    const job = lookupJobs(this.store, [this.id])[0]!;
+    const job = (await this.store.lookupJobs([this.id]))[0]!;
     if (this.follow) return this.stream(job);
     const runs = readRuns(this.store.home, job);
     const sections = runs.filter((s) => this.attempt === undefined || s.attempt === Number(this.attempt));
@@ -74,16 +73,16 @@ export class LogsCommand extends QueueCommand {
     const file = logFile(this.store.home, job.id);
     const reader: LogReader = { follower: new LogFollower(job.created_at, this.raw), decoder: new StringDecoder('utf8'), offset: 0, ino: null };
     let current = job;
-    for (; ; current = lookupJobs(this.store, [job.id])[0]!) {
+    for (; ; current = (await this.store.lookupJobs([job.id]))[0]!) {
       // The state is read before the log: output written before the job finished is printed.
       this.printFrom(file, reader);
       if (isFinished(current)) break;
-      await changeOrTimeout([this.store.home.dir, this.store.home.logs], 250);
+      await changeOrTimeout(this.store, [this.store.home.logs], 250);
     }
     // A cancelled run's worker ends its log after the cancel is recorded: wait for that line.
-    const until = Date.now() + parseDuration(readConfig(this.store).kill_grace) + END_LINE_SLACK_MS;
+    const until = Date.now() + parseDuration((await this.store.readConfig()).kill_grace) + END_LINE_SLACK_MS;
     while (reader.follower.open && current.state === 'cancelled' && Date.now() < until) {
-      await changeOrTimeout([this.store.home.logs], 100);
+      await changeOrTimeout(this.store, [this.store.home.logs], 100);
       this.printFrom(file, reader);
     }
     if (!this.raw) this.out(`=== job ${current.id} ${current.state}${current.state === 'dead' && current.last_error ? `: ${current.last_error}` : ''} ===`);

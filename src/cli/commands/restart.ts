@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
-import { dropReturned, readArchive, returnToJobs } from '../../store/file/archive.ts';
-import { findJob, restartJob } from '../../lifecycle/job.ts';
-import { jobDefaults, transact, type StoreContext } from '../../store/file/store.ts';
+import { findJob, placeByCreation, restartJob } from '../../lifecycle/job.ts';
+import type { Store } from '../../store/store.ts';
 import { reviveDependents } from '../../lifecycle/workflow.ts';
 import { QueueCommand } from './base.ts';
 
@@ -39,23 +38,21 @@ export class RestartCommand extends QueueCommand {
  * Puts finished jobs back to pending, all or none, archived ones included; returns their ids.
  * The ids of dependents that go back to waiting with them are added to `revived`.
  */
-export async function restartJobs(store: StoreContext, wanted: readonly string[], revived: string[] = []): Promise<string[]> {
+export async function restartJobs(store: Store, wanted: readonly string[], revived: string[] = []): Promise<string[]> {
   const ids = [...new Set(wanted)];
-  const returned = await transact(store, (doc, config) => {
+  await store.transact((doc, _config, tx) => {
     const now = store.now();
     const live = new Set(doc.jobs.map((job) => job.id));
-    const archived = ids.every((id) => live.has(id)) ? [] : readArchive(store.home, jobDefaults(store, config));
-    const targets = ids.map((id) => findJob(doc.jobs, id, archived));
+    const targets = ids.map((id) => findJob(doc.jobs, id, tx.archived));
     // Every job is checked before any changes: one that cannot be restarted leaves all alone.
     const restarted = new Map(targets.map((job) => [job.id, restartJob(job, now)]));
     doc.jobs = doc.jobs.map((job) => restarted.get(job.id) ?? job);
     const chain = reviveDependents(doc.jobs, ids, now);
     doc.jobs = chain.jobs;
     revived.splice(0, revived.length, ...chain.revived);
+    // An archived job comes back live at its place by creation time.
     const originals = targets.filter((job) => !live.has(job.id));
-    returnToJobs(doc, originals.map((job) => restarted.get(job.id)!), originals);
-    return originals.length;
-  });
-  if (returned > 0) await transact(store, (doc, config) => dropReturned(store.home, jobDefaults(store, config), doc.jobs));
+    doc.jobs = placeByCreation(doc.jobs, originals.map((job) => restarted.get(job.id)!));
+  }, { archive: ids });
   return ids;
 }

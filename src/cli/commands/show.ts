@@ -4,7 +4,6 @@ import { displayPath } from '../../store/home.ts';
 import { MAX_RECOVERIES, type Job } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
 import { logFile } from '../../supervisor/joblog.ts';
-import { lookupJobs } from '../../store/file/store.ts';
 import { renderTable } from '../table.ts';
 import { relativeTime } from '../view.ts';
 import { shellQuote } from '../../lifecycle/spec.ts';
@@ -33,9 +32,9 @@ export class ShowCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print the job object as JSON' });
 
   async run() {
-    const job = lookupJobs(this.store, [this.id])[0]!;
+    const job = (await this.store.lookupJobs([this.id]))[0]!;
     if (this.asJson) return this.json(fullJob(job));
-    const dependencies = new Map(lookupJobs(this.store, job.after, { skipMissing: true }).map((dep) => [dep.id, dep]));
+    const dependencies = new Map((await this.store.lookupJobs(job.after, { skipMissing: true })).map((dep) => [dep.id, dep]));
     const now = this.context.now();
     const when = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');
     const fields: [string, string][] = [

@@ -5,8 +5,6 @@ import { invalid } from '../../lifecycle/error.ts';
 import { computeMetrics } from '../metrics.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { STATES } from '../../lifecycle/job.ts';
-import { liveSupervisors } from '../../store/file/registry.ts';
-import { readJobs } from '../../store/file/store.ts';
 import { summarize } from '../summary.ts';
 import { renderTable, clip } from '../table.ts';
 import { relativeTime } from '../view.ts';
@@ -46,16 +44,16 @@ export class StatusCommand extends QueueCommand {
     for (let first = true; !stop; first = false) {
       this.context.stdout.write(terminal ? '\x1b[H\x1b[2J' : first ? '' : '\n');
       await this.render();
-      await changeOrTimeout([this.store.home.dir], 1000);
+      await changeOrTimeout(this.store, [], 1000);
     }
   }
 
   private async render() {
-    const { jobs, archived, queues, schedules } = readJobs(this.store);
-    const now = this.context.now();
+    const { jobs, archived, queues, schedules } = await this.store.readJobs();
+    const now = this.store.now();
     const metrics = computeMetrics(jobs, now);
-    const live = liveSupervisors(this.store.home);
-    const { total, counts, running, supervisors, waiting, next_due_at: next } = summarize(jobs, archived, live);
+    const live = await this.store.supervisors();
+    const { total, counts, running, supervisors, waiting, next_due_at: next } = summarize(jobs, archived, live, await this.store.lostClaims(jobs));
     const byId = new Map(jobs.map((job) => [job.id, job]));
     const dependencies = jobs
       .filter((job) => job.state === 'pending' || job.state === 'failed')
@@ -64,7 +62,7 @@ export class StatusCommand extends QueueCommand {
     const queueList = summarizeQueues(jobs, queues, STATES).map(({ name, counts: inQueue, parallel, paused }) => ({ name, waiting: inQueue.pending + inQueue.failed, running: inQueue.processing, parallel, paused }));
     const scheduleList = (schedules ?? []).map((schedule) => ({ name: schedule.name, cron: schedule.cron, tz: schedule.tz, next_at: schedule.next_at, last_fired_at: schedule.last_fired_at }));
     if (this.asJson) {
-      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.home.dir, queues: queueList, waiting_for_dependencies: dependencies, schedules: scheduleList });
+      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.where, queues: queueList, waiting_for_dependencies: dependencies, schedules: scheduleList });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
@@ -76,11 +74,13 @@ export class StatusCommand extends QueueCommand {
     }
     if (dependencies.length > 0) this.out(`waiting for dependencies: ${dependencies.map((entry) => `${entry.job} (for ${entry.waiting_for.join(', ')})`).join(', ')}`);
     if (scheduleList.length > 0) this.out(`schedules: ${scheduleList.map((schedule) => `${schedule.name} next ${relativeTime(schedule.next_at, now)}`).join(', ')}`);
-    this.out(`store: ${this.store.home.dir}${fs.existsSync(this.store.home.dir) ? '' : ' (none yet: the first change creates it)'}`);
+    const none = this.store.backend === 'file' && !fs.existsSync(this.store.home.dir);
+    this.out(`store: ${this.store.where}${none ? ' (none yet: the first change creates it)' : ''}`);
     if (supervisors.length === 0) this.out('\nno supervisor is running (start one with: queuectl worker start)');
     for (const supervisor of supervisors) {
       const phase = supervisor.phase === 'running' ? '' : `, ${supervisor.phase}${supervisor.phase === 'draining' ? ' (starts no new job; waits for its running jobs)' : ' (interrupting its running jobs)'}`;
-      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy${supervisor.waiting_to_start > 0 ? `, ${supervisor.waiting_to_start} claimed waiting for a worker` : ''}, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${phase}`);
+      const heartbeat = supervisor.heartbeat_at ? `, heartbeat ${relativeTime(supervisor.heartbeat_at, now)}` : '';
+      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy${supervisor.waiting_to_start > 0 ? `, ${supervisor.waiting_to_start} claimed waiting for a worker` : ''}, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${heartbeat}${phase}`);
       if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'RUN', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, `${run.run} of ${run.runs}`, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
     }
     if (waiting.length === 0) return;

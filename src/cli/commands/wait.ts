@@ -2,7 +2,6 @@ import { Option } from 'clipanion';
 import { parseDuration } from '../../lifecycle/duration.ts';
 import { QueueError } from '../../lifecycle/error.ts';
 import { isFinished, type Job } from '../../lifecycle/job.ts';
-import { lookupJobs, readJobs } from '../../store/file/store.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { QueueCommand } from './base.ts';
 
@@ -26,7 +25,7 @@ export class WaitCommand extends QueueCommand {
 
   async run() {
     const deadline = this.timeout === undefined ? Infinity : Date.now() + parseDuration(this.timeout);
-    const initial = readJobs(this.store).jobs;
+    const initial = (await this.store.readJobs()).jobs;
     // Without ids, the work to wait for is what is unfinished now, plus whatever is added meanwhile.
     const ignore = new Set(this.ids.length > 0 ? [] : initial.filter(isFinished).map((job) => job.id));
     // Every job waited for, by id: one that finishes may leave jobs.json for the archive meanwhile.
@@ -34,22 +33,22 @@ export class WaitCommand extends QueueCommand {
     for (;;) {
       let watched: Job[];
       if (this.ids.length > 0) {
-        watched = lookupJobs(this.store, this.ids);
+        watched = (await this.store.lookupJobs(this.ids));
       } else {
-        watched = readJobs(this.store).jobs.filter((job) => !ignore.has(job.id));
+        watched = (await this.store.readJobs()).jobs.filter((job) => !ignore.has(job.id));
         for (const job of watched) waited.add(job.id);
       }
       const open = watched.filter((job) => !isFinished(job));
       if (open.length === 0) {
         if (this.ids.length > 0 || watched.length === waited.size) return this.verdict(watched, []);
-        const found = lookupJobs(this.store, [...waited], { skipMissing: true });
+        const found = (await this.store.lookupJobs([...waited], { skipMissing: true }));
         const present = new Set(found.map((job) => job.id));
         return this.verdict(found, [...waited].filter((id) => !present.has(id)));
       }
       if (Date.now() >= deadline) {
         throw new QueueError('busy', `timed out after ${this.timeout}; still waiting for ${open.map((job) => `${job.id} (${job.state})`).join(', ')}`);
       }
-      await changeOrTimeout([this.store.home.dir], Math.min(500, deadline - Date.now()));
+      await changeOrTimeout(this.store, [], Math.min(500, deadline - Date.now()));
     }
   }
 

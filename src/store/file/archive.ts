@@ -62,7 +62,8 @@ export function appendArchive(home: Home, jobs: readonly Job[]): void {
   }
 }
 
-function identity(job: Job): string {
+/** One job's identity across the archive and jobs.json: an id reused later names another job. */
+export function archiveIdentity(job: Job): string {
   return `${job.id}\n${job.created_at}`;
 }
 
@@ -76,8 +77,8 @@ function parseLines(text: string, firstLine: number, file: string, defaults: Job
     } catch (error) {
       throw invalid(`${displayPath(file)} line ${firstLine + index}: ${(error as Error).message}`);
     }
-    into.delete(identity(job));
-    into.set(identity(job), job);
+    into.delete(archiveIdentity(job));
+    into.set(archiveIdentity(job), job);
   });
 }
 
@@ -177,8 +178,8 @@ export function pruneArchive(home: Home, defaults: JobDefaults, select: (jobs: r
 
 /** Archived jobs that are not (any more) in jobs.json: a restarted job's old copy is not one. */
 export function archivedOnly(live: readonly Job[], archived: readonly Job[]): Job[] {
-  const current = new Set(live.map(identity));
-  return archived.filter((job) => !current.has(identity(job)));
+  const current = new Set(live.map(archiveIdentity));
+  return archived.filter((job) => !current.has(archiveIdentity(job)));
 }
 
 /** What readers see: the live jobs and the archived ones that are not live. */
@@ -187,24 +188,8 @@ export function withArchive(live: readonly Job[], archived: readonly Job[]): Job
   return [...archivedOnly(live, archived), ...live];
 }
 
-/**
- * Puts restarted jobs that were archived (`originals`, as archived) back into jobs.json, each at
- * its place by creation time, and takes them off the archived totals. Their lines stay in the
- * archive until `dropReturned` runs after this commit: a crash in between leaves a copy that
- * readers ignore (the live job wins), never a job in neither file.
- */
-export function returnToJobs(doc: JobsDocument, restarted: readonly Job[], originals: readonly Job[]): void {
-  const jobs = [...doc.jobs];
-  for (const job of restarted) {
-    const after = jobs.findIndex((other) => other.created_at > job.created_at);
-    jobs.splice(after === -1 ? jobs.length : after, 0, job);
-  }
-  doc.jobs = jobs;
-  doc.archived = countArchived(doc.archived, originals, -1);
-}
-
 /** Removes the archive's copies of jobs that are in jobs.json again. Call it under the lock. */
 export function dropReturned(home: Home, defaults: JobDefaults, live: readonly Job[]): Job[] {
-  const current = new Set(live.map(identity));
-  return pruneArchive(home, defaults, (jobs) => jobs.filter((job) => current.has(identity(job))));
+  const current = new Set(live.map(archiveIdentity));
+  return pruneArchive(home, defaults, (jobs) => jobs.filter((job) => current.has(archiveIdentity(job))));
 }

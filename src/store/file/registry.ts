@@ -6,19 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Home } from '../home.ts';
-import { isRunning, type ProcessIdentity } from '../../supervisor/proc.ts';
-
-/** running: claims jobs; draining: after a first signal, waits for its running jobs; forcing: after a second, interrupts them. */
-export const PHASES = ['running', 'draining', 'forcing'] as const;
-export type Phase = (typeof PHASES)[number];
-
-export interface SupervisorRecord extends ProcessIdentity {
-  started_at: string;
-  count: number;
-  cwd: string;
-  /** Rewritten when a signal changes it; PID files written before phases were recorded have none. */
-  phase?: Phase;
-}
+import { isRunning } from '../../supervisor/proc.ts';
+import type { SupervisorRecord } from '../store.ts';
 
 function fileOf(home: Home, pid: number): string {
   return path.join(home.supervisors, `${pid}.json`);

@@ -11,8 +11,9 @@ import { closeFence, currentIdentity, FenceError, identityOf, ioError, openFence
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSources, type Config, type SettingKey, type SettingSource } from '../../lifecycle/config.ts';
 import { invalid, QueueError } from '../../lifecycle/error.ts';
 import { failpoint } from '../failpoint.ts';
+import type { Transaction, TransactOptions } from '../store.ts';
 import { displayPath, ensureHome, homeError, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from '../home.ts';
-import { archiveFinished, readArchive, withArchive } from './archive.ts';
+import { archivedOnly, archiveFinished, archiveIdentity, countArchived, dropReturned, pruneArchive, readArchive, withArchive } from './archive.ts';
 import { findJob, type Job } from '../../lifecycle/job.ts';
 import { encodeJobs, FORMAT_VERSION, parseJobs, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile.ts';
 import type { LockHandle } from './lock.ts';
@@ -172,12 +173,6 @@ function parseJobsText(ctx: StoreContext, config: Config) {
 
 const emptyJobs = (): JobsDocument => ({ version: FORMAT_VERSION, jobs: [] });
 
-/** Every job, archived ones included: what `list`, `show`, `logs` and `wait` look through. */
-export function readAllJobs(ctx: StoreContext): Job[] {
-  const config = readConfig(ctx);
-  return withArchive(readJobs(ctx, config).jobs, readArchive(ctx.home, jobDefaults(ctx, config)));
-}
-
 /** The named jobs, looked up in jobs.json and, only for those not there, in the archive. */
 export function lookupJobs(ctx: StoreContext, ids: readonly string[], options: { skipMissing?: boolean } = {}): Job[] {
   const config = readConfig(ctx);
@@ -281,8 +276,9 @@ async function lockedWithRetries<T>(ctx: StoreContext, body: (lock: LockHandle) 
  * The one way to change jobs: `fn` gets the jobs as they are now, under the lock, and the
  * settings in force; whatever it leaves in `doc` is committed (if anything changed).
  */
-export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, config: Config) => T): Promise<T> {
-  return withLock(ctx, async (lock, effects) => {
+export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options: TransactOptions = {}): Promise<T> {
+  let returned = false;
+  const result = await withLock(ctx, async (lock, effects) => {
     const config = readConfig(ctx);
     const file = ctx.home.jobs;
     const memo = {
@@ -297,7 +293,19 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
       const { Low } = await import('lowdb');
       const db = new Low<JobsDocument>(adapter, emptyJobs());
       await db.read();
-      const result = fn(db.data, config);
+      const defaults = jobDefaults(ctx, config);
+      const tx = archiveAccess(ctx.home, defaults, db.data.jobs, options.archive);
+      const result = fn(db.data, config, tx);
+      // Archived jobs are deleted under the lock, just before jobs.json's totals are committed.
+      if (tx.forgotten.length > 0) {
+        const doomed = new Set(tx.forgotten.map(archiveIdentity));
+        const pruned = pruneArchive(ctx.home, defaults, (jobs) => archivedOnly(db.data.jobs, jobs).filter((job) => doomed.has(archiveIdentity(job))));
+        db.data.archived = countArchived(db.data.archived, pruned, -1);
+      }
+      const stillArchived = new Set(archivedOnly(db.data.jobs, tx.loaded));
+      const madeLive = tx.loaded.filter((job) => !stillArchived.has(job));
+      returned = madeLive.length > 0;
+      if (returned) db.data.archived = countArchived(db.data.archived, madeLive, -1);
       archiveFinished(ctx.home, db.data, config.keep_finished);
       failpoint('before-commit');
       await db.write();
@@ -307,6 +315,35 @@ export async function transact<T>(ctx: StoreContext, fn: (doc: JobsDocument, con
       adapter.close();
     }
   });
+  // Archived jobs made live again leave the archive after the commit that made them live: a
+  // crash in between leaves a copy that readers ignore, never a job in neither file.
+  if (returned) await transact(ctx, (doc, config) => dropReturned(ctx.home, jobDefaults(ctx, config), doc.jobs));
+  return result;
+}
+
+/** The archived jobs a transaction asked for, read only when one of them is not live. */
+function archiveAccess(home: Home, defaults: JobDefaults, live: readonly Job[], wanted: TransactOptions['archive']) {
+  const forgotten: Job[] = [];
+  let loaded: Job[] | null = null;
+  const load = (): Job[] => {
+    if (loaded) return loaded;
+    if (wanted === undefined) return (loaded = []);
+    const ids = wanted === 'all' ? null : new Set(wanted);
+    const liveIds = new Set(live.map((job) => job.id));
+    if (ids && [...ids].every((id) => liveIds.has(id))) return (loaded = []);
+    const all = archivedOnly(live, readArchive(home, defaults));
+    return (loaded = ids ? all.filter((job) => ids.has(job.id)) : all);
+  };
+  return {
+    get archived() {
+      return load();
+    },
+    get loaded() {
+      return loaded ?? [];
+    },
+    forgotten,
+    forget: (jobs: readonly Job[]) => void forgotten.push(...jobs),
+  };
 }
 
 /** The one way to change config.json; `fn` gets the file's settings, without env overrides. */

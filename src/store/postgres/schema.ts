@@ -71,7 +71,28 @@ CREATE TABLE queuectl_supervisors (
 );
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, description: 'jobs, config and supervisors', sql: JOBS_CONFIG_SUPERVISORS }];
+/**
+ * The store itself: finished jobs beyond keep_finished stay as rows marked `archived` (out of
+ * every transaction's read, still found by list and show); queue settings and schedules live in
+ * `queuectl_meta` as the same JSON as jobs.json's top-level keys; a stop request may ask to force.
+ */
+const STORE = `
+ALTER TABLE queuectl_jobs ADD COLUMN archived boolean NOT NULL DEFAULT false;
+CREATE INDEX queuectl_jobs_live ON queuectl_jobs (seq) WHERE NOT archived;
+
+CREATE TABLE queuectl_meta (
+  key text PRIMARY KEY,
+  value jsonb NOT NULL
+);
+
+ALTER TABLE queuectl_supervisors ADD COLUMN cwd text NOT NULL DEFAULT '';
+ALTER TABLE queuectl_supervisors ADD COLUMN stop_force boolean NOT NULL DEFAULT false;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'jobs, config and supervisors', sql: JOBS_CONFIG_SUPERVISORS },
+  { version: 2, description: 'archived jobs, queue settings and schedules, forced stops', sql: STORE },
+];
 
 /** Any fixed number: every queuectl process that migrates takes this same lock. ('qctl' in ASCII.) */
 const MIGRATION_LOCK = 0x7163746c;

@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import { formatSetting, resolveKey } from '../../../lifecycle/config.ts';
-import { readConfig } from '../../../store/file/store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ConfigGetCommand extends QueueCommand {
@@ -15,6 +14,6 @@ export class ConfigGetCommand extends QueueCommand {
 
   async run() {
     const key = resolveKey(this.key);
-    this.out(formatSetting(readConfig(this.store)[key]));
+    this.out(formatSetting((await this.store.readConfig())[key]));
   }
 }

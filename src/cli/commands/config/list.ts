@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import { envVariable, formatSetting, SETTING_KEYS, SETTINGS, type SettingKey, type SettingSource } from '../../../lifecycle/config.ts';
-import { readConfigSources } from '../../../store/file/store.ts';
 import { renderTable } from '../../table.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -24,7 +23,7 @@ export class ConfigListCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print one JSON object' });
 
   async run() {
-    const { config, sources } = readConfigSources(this.store);
+    const { config, sources } = (await this.store.readConfigSources());
     if (this.asJson) return this.json(Object.fromEntries(SETTING_KEYS.map((key) => [key, { value: config[key], source: sources[key] }])));
     const shown = (key: SettingKey, source: SettingSource) => (source === 'environment' ? envVariable(key) : source === 'file' ? 'config.json' : 'default');
     const rows = SETTING_KEYS.map((key) => [key.replace(/_/g, '-'), formatSetting(config[key]), shown(key, sources[key]), SETTINGS[key].description]);

@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import { formatSetting, parseSetting, resolveKey, withSetting } from '../../../lifecycle/config.ts';
-import { updateConfig } from '../../../store/file/store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ConfigSetCommand extends QueueCommand {
@@ -25,7 +24,7 @@ export class ConfigSetCommand extends QueueCommand {
   async run() {
     const key = resolveKey(this.key);
     const value = parseSetting(key, this.value, 'config set');
-    await updateConfig(this.store, (config) => ({ config: withSetting(config, key, value), result: undefined }));
+    await this.store.updateConfig((config) => ({ config: withSetting(config, key, value), result: undefined }));
     const override = this.context.env[`QUEUECTL_${key.toUpperCase()}`];
     this.out(`${key.replace(/_/g, '-')} = ${formatSetting(value)}`);
     if (override) this.context.stderr.write(`queuectl: note: QUEUECTL_${key.toUpperCase()}=${override} overrides this setting in the current environment\n`);

@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import { fullJob } from '../../../lifecycle/jobfile.ts';
-import { readJobs } from '../../../store/file/store.ts';
 import { renderJobs } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -18,7 +17,7 @@ export class DlqListCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print a JSON array' });
 
   async run() {
-    const dead = readJobs(this.store).jobs.filter((job) => job.state === 'dead');
+    const dead = (await this.store.readJobs()).jobs.filter((job) => job.state === 'dead');
     if (this.asJson) return this.json(dead.map(fullJob));
     if (dead.length === 0) return this.out('the dead letter queue is empty');
     this.context.stdout.write(renderJobs(dead, this.context.now()));

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../../lifecycle/error.ts';
 import { findJob, restartJob, type Job } from '../../../lifecycle/job.ts';
-import { transact, type StoreContext } from '../../../store/file/store.ts';
+import type { Store } from '../../../store/store.ts';
 import { reviveDependents } from '../../../lifecycle/workflow.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -16,8 +16,8 @@ function deadIds(jobs: readonly Job[], ids: readonly string[] | 'all'): string[]
 }
 
 /** Puts dead jobs back to pending: the given ids, each of which must be dead, or every dead job. */
-export function retryDeadJobs(store: StoreContext, wanted: readonly string[] | 'all', revived: string[] = []): Promise<string[]> {
-  return transact(store, (doc) => {
+export function retryDeadJobs(store: Store, wanted: readonly string[] | 'all', revived: string[] = []): Promise<string[]> {
+  return store.transact((doc) => {
     const ids = new Set(deadIds(doc.jobs, wanted));
     const now = store.now();
     doc.jobs = doc.jobs.map((job) => (ids.has(job.id) ? restartJob(job, now) : job));

@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
 import { STATES } from '../../../lifecycle/job.ts';
 import { summarizeQueues } from '../../../lifecycle/queue.ts';
-import { readJobs } from '../../../store/file/store.ts';
 import { renderTable } from '../../table.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -25,7 +24,7 @@ export class QueueListCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print a JSON array' });
 
   async run() {
-    const { jobs, queues } = readJobs(this.store);
+    const { jobs, queues } = (await this.store.readJobs());
     const summaries = summarizeQueues(jobs, queues, STATES);
     if (this.asJson) return this.json(summaries);
     const rows = summaries.map(({ name, counts, parallel, paused }) => [

@@ -1,12 +1,11 @@
 import { Option } from 'clipanion';
 import { checkQueueName, queueNames, settingsOf, withQueue } from '../../../lifecycle/queue.ts';
-import { transact } from '../../../store/file/store.ts';
 import { QueueCommand } from '../base.ts';
 
 /** Pauses or resumes the named queues, or every queue there is, and says what changed. */
 export async function setPaused(command: QueueCommand, names: readonly string[], paused: boolean): Promise<void> {
   const wanted = names.map(checkQueueName);
-  const changed = await transact(command.store, (doc) => {
+  const changed = await command.store.transact((doc) => {
     const targets = wanted.length > 0 ? [...new Set(wanted)] : queueNames(doc.jobs, doc.queues);
     return targets.map((name) => {
       const was = settingsOf(doc.queues, name).paused;

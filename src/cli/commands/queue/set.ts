@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
 import { invalid } from '../../../lifecycle/error.ts';
 import { checkQueueName, parseParallel, withQueue } from '../../../lifecycle/queue.ts';
-import { transact } from '../../../store/file/store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class QueueSetCommand extends QueueCommand {
@@ -27,7 +26,7 @@ export class QueueSetCommand extends QueueCommand {
     const name = checkQueueName(this.name);
     if (this.parallel === undefined) throw invalid(`give the limit, such as: queuectl queue set ${name} --parallel 1 (or --parallel off)`);
     const parallel = parseParallel(this.parallel);
-    await transact(this.store, (doc) => {
+    await this.store.transact((doc) => {
       doc.queues = withQueue(doc.queues, name, { parallel });
     });
     this.out(parallel === null ? `queue ${name}: no limit` : `queue ${name}: at most ${parallel} job${parallel === 1 ? '' : 's'} at once`);

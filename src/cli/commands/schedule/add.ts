@@ -3,7 +3,6 @@ import { checkCron, checkTimeZone, loadCron } from '../../../lifecycle/cron.ts';
 import { invalid, QueueError } from '../../../lifecycle/error.ts';
 import { checkScheduleName, createSchedule, type JobTemplate } from '../../../lifecycle/schedule.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, shellQuote } from '../../../lifecycle/spec.ts';
-import { readConfig, transact } from '../../../store/file/store.ts';
 import { relativeTime } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -49,11 +48,11 @@ export class ScheduleAddCommand extends QueueCommand {
     const tz = this.tz === undefined ? null : checkTimeZone(this.tz);
     await checkCron(this.cron, tz);
     const spec = { command: commandFromWords(this.words), max_retries: this.maxRetries, priority: this.priority, timeout: this.timeout, no_retry_on: this.noRetryOn, queue: this.queue, env: this.env && envFromFlags(this.env) };
-    const job = jobFromSpec(Object.fromEntries(Object.entries(spec).filter(([, value]) => value !== undefined)), { config: readConfig(this.store), cwd: this.context.cwd, now: this.context.now() });
+    const job = jobFromSpec(Object.fromEntries(Object.entries(spec).filter(([, value]) => value !== undefined)), { config: (await this.store.readConfig()), cwd: this.context.cwd, now: this.context.now() });
     const template: JobTemplate = { command: job.command, cwd: job.cwd, max_retries: job.max_retries, priority: job.priority, queue: job.queue ?? 'default', timeout: job.timeout, no_retry_on: job.no_retry_on, env: job.env ?? {} };
     const rules = await loadCron();
     const now = this.context.now();
-    const added = await transact(this.store, (doc) => {
+    const added = await this.store.transact((doc) => {
       if (doc.schedules?.some((schedule) => schedule.name === name)) {
         throw new QueueError('conflict', `a schedule named "${name}" already exists; remove it first (queuectl schedule remove ${name}) or choose another name`);
       }

@@ -1,5 +1,4 @@
 import { Option } from 'clipanion';
-import { readJobs } from '../../../store/file/store.ts';
 import { clip, renderTable } from '../../table.ts';
 import { relativeTime } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
@@ -22,7 +21,7 @@ export class ScheduleListCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print a JSON array' });
 
   async run() {
-    const schedules = readJobs(this.store).schedules ?? [];
+    const schedules = (await this.store.readJobs()).schedules ?? [];
     if (this.asJson) return this.json(schedules);
     if (schedules.length === 0) return this.out('no schedules (add one with: queuectl schedule add NAME --cron EXPR -- CMD)');
     const now = this.context.now();

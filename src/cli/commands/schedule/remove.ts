@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import { QueueError } from '../../../lifecycle/error.ts';
-import { transact } from '../../../store/file/store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ScheduleRemoveCommand extends QueueCommand {
@@ -14,7 +13,7 @@ export class ScheduleRemoveCommand extends QueueCommand {
   name = Option.String();
 
   async run() {
-    await transact(this.store, (doc) => {
+    await this.store.transact((doc) => {
       const schedules = doc.schedules ?? [];
       if (!schedules.some((schedule) => schedule.name === this.name)) {
         const known = schedules.map((schedule) => schedule.name);

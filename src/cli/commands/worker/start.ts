@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import { invalid } from '../../../lifecycle/error.ts';
-import { createStore } from '../../../store/file/store.ts';
 import { QueueCommand } from '../base.ts';
 
 export class WorkerStartCommand extends QueueCommand {
@@ -29,9 +28,9 @@ export class WorkerStartCommand extends QueueCommand {
     if (!/^\d+$/.test(this.count) || Number(this.count) < 1 || Number(this.count) > 256) {
       throw invalid(`--count must be a whole number from 1 to 256, got "${this.count}"`);
     }
-    createStore(this.store);
+    await this.store.prepare();
     const { Supervisor } = await import('../../../supervisor/supervisor.ts');
-    const supervisor = new Supervisor({ ctx: this.store, count: Number(this.count), log: (line) => this.context.stderr.write(`${line}\n`) });
+    const supervisor = new Supervisor({ store: this.store, count: Number(this.count), log: (line) => this.context.stderr.write(`${line}\n`) });
     return supervisor.run();
   }
 }

@@ -1,10 +1,10 @@
 import { Option } from 'clipanion';
 import { parseDuration } from '../../../lifecycle/duration.ts';
 import { QueueError } from '../../../lifecycle/error.ts';
-import { HOST, isRunning } from '../../../supervisor/proc.ts';
-import { listRegistered, removeStale, type SupervisorRecord } from '../../../store/file/registry.ts';
+import { HOST } from '../../../supervisor/proc.ts';
+import type { SupervisorRecord } from '../../../store/store.ts';
 import type { Job } from '../../../lifecycle/job.ts';
-import { readJobs } from '../../../store/file/store.ts';
+import { changeOrTimeout } from '../../watch.ts';
 import { QueueCommand } from '../base.ts';
 
 /** While it waits, `worker stop` says what for, at most this often. */
@@ -35,60 +35,46 @@ export class WorkerStopCommand extends QueueCommand {
 
   async run() {
     const limit = parseDuration(this.timeout);
-    const home = this.store.home;
-    const stale = removeStale(home);
-    if (stale > 0) this.context.stderr.write(`queuectl: removed ${stale} stale PID file${stale === 1 ? '' : 's'}\n`);
-    const records = listRegistered(home).flatMap(({ record }) => (record ? [record] : []));
-    for (const record of records.filter((r) => r.host !== HOST)) {
-      this.context.stderr.write(`queuectl: supervisor ${record.pid} runs on ${record.host}; stop it there\n`);
-    }
-    const live = records.filter((record) => record.host === HOST && isRunning(record));
-    if (live.length === 0) return this.out('no supervisor is running');
-    const signal = (record: SupervisorRecord) => {
-      try {
-        process.kill(record.pid, 'SIGTERM');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
-    };
-    // A second signal forces: one already draining (Ctrl+C in its terminal, an earlier stop) gets
-    // none unless --force asks for that, and one already forcing gets none at all.
-    const first = live.filter((record) => (record.phase ?? 'running') === 'running');
-    for (const record of first) signal(record);
-    if (this.force) {
-      if (first.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-      for (const record of live.filter((r) => r.phase !== 'forcing' && isRunning(r))) signal(record);
-    }
+    const { asked, notes } = await this.store.requestStop({ force: this.force });
+    for (const note of notes) this.context.stderr.write(`queuectl: ${note}\n`);
+    if (asked.length === 0) return this.out('no supervisor is running');
+    const key = (record: SupervisorRecord) => `${record.host}/${record.pid}/${record.started}`;
     const deadline = Date.now() + limit;
-    let running = live;
+    let running = asked;
     let said = Date.now();
     while (running.length > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      running = running.filter(isRunning);
+      await changeOrTimeout(this.store, [], 100);
+      const live = new Set((await this.store.supervisors()).map(key));
+      running = running.filter((record) => live.has(key(record)));
       if (running.length > 0 && Date.now() - said >= PROGRESS_MS) {
         said = Date.now();
-        this.context.stderr.write(`queuectl: ${this.describeWait(running)}\n`);
+        this.context.stderr.write(`queuectl: ${await this.describeWait(running)}\n`);
       }
     }
-    const stopped = live.filter((record) => !running.includes(record));
-    if (stopped.length > 0) this.out(`stopped ${stopped.length} supervisor${stopped.length === 1 ? '' : 's'} (pid ${stopped.map((r) => r.pid).join(', ')})`);
+    const stopped = asked.filter((record) => !running.includes(record));
+    if (stopped.length > 0) this.out(`stopped ${stopped.length} supervisor${stopped.length === 1 ? '' : 's'} (pid ${stopped.map(describe).join(', ')})`);
     if (running.length > 0) {
-      throw new QueueError('busy', `supervisor${running.length === 1 ? '' : 's'} ${running.map((r) => r.pid).join(', ')} still running after ${this.timeout}, waiting for running jobs; run queuectl worker stop --force to interrupt them`);
+      throw new QueueError('busy', `supervisor${running.length === 1 ? '' : 's'} ${running.map(describe).join(', ')} still running after ${this.timeout}, waiting for running jobs; run queuectl worker stop --force to interrupt them`);
     }
   }
 
   /** `waiting for supervisor 2065: 1 running job`, one clause per supervisor still running. */
-  private describeWait(running: readonly SupervisorRecord[]): string {
+  private async describeWait(running: readonly SupervisorRecord[]): Promise<string> {
     let jobs: readonly Job[] = [];
     try {
-      jobs = readJobs(this.store).jobs;
+      jobs = (await this.store.readJobs()).jobs;
     } catch {
       // A store that cannot be read now does not stop the wait: the count is left out.
     }
     const clauses = running.map((record) => {
-      const count = jobs.filter((job) => job.state === 'processing' && job.owner?.pid === record.pid && job.owner.host === record.host).length;
-      return `supervisor ${record.pid}: ${count} running job${count === 1 ? '' : 's'}`;
+      const count = jobs.filter((job) => job.state === 'processing' && job.owner?.pid === record.pid && job.owner?.host === record.host).length;
+      return `supervisor ${describe(record)}: ${count} running job${count === 1 ? '' : 's'}`;
     });
     return `waiting for ${clauses.join('; ')}`;
   }
+}
+
+/** `2065`, or `2065 on host-b` for a supervisor on another host. */
+function describe(record: SupervisorRecord): string {
+  return record.host === HOST ? String(record.pid) : `${record.pid} on ${record.host}`;
 }

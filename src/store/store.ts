@@ -1,0 +1,126 @@
+/**
+ * The store seam: every command, the supervisor and the dashboard reach the queue through one
+ * `Store`, chosen once at start-up by `openStore`. The JSON file under `.queuectl/` is the
+ * default; `QUEUECTL_DATABASE_URL` selects PostgreSQL, for supervisors on several hosts. Both
+ * apply the same pure lifecycle functions: a change is always `transact(fn)` with a synchronous
+ * `fn` over the jobs as they are now, under the backend's own serialization.
+ */
+import type { Config, SettingKey, SettingSource } from '../lifecycle/config.ts';
+import type { Job } from '../lifecycle/job.ts';
+import type { JobDefaults, JobsDocument } from '../lifecycle/jobfile.ts';
+import type { ProcessIdentity } from '../supervisor/proc.ts';
+import { FileStore } from './file/file-store.ts';
+import { databaseUrl } from './postgres/connect.ts';
+import { PostgresStore } from './postgres/postgres-store.ts';
+import { checkHome, resolveHome, type Home } from './home.ts';
+
+/** running: claims jobs; draining: after a first signal, waits for its running jobs; forcing: after a second, interrupts them. */
+export const PHASES = ['running', 'draining', 'forcing'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface SupervisorRecord extends ProcessIdentity {
+  started_at: string;
+  count: number;
+  cwd: string;
+  /** Rewritten when a signal changes it; PID files written before phases were recorded have none. */
+  phase?: Phase;
+  /** The last renewal of its lease (PostgreSQL only). */
+  heartbeat_at?: string;
+}
+
+/** What a transaction may see and do beyond the live jobs. */
+export interface Transaction {
+  /**
+   * Finished jobs moved out of the live set (see `keep_finished`), as many as the transaction
+   * asked for with `archive`. Putting one back into `doc.jobs` makes it live again.
+   */
+  archived: readonly Job[];
+  /** Deletes archived jobs for good (`clean`). */
+  forget(jobs: readonly Job[]): void;
+}
+
+export interface TransactOptions {
+  /** Which archived jobs `fn` needs to see: their ids, or all of them. */
+  archive?: readonly string[] | 'all';
+}
+
+/** What `worker stop` asks of a supervisor on another host: to drain, or to interrupt its jobs. */
+export type StopRequest = 'drain' | 'force';
+
+/** A supervisor's entry in the store while it runs. */
+export interface Registration {
+  /** How often to call `renew` besides phase changes; null when liveness needs no renewals (one host, /proc). */
+  readonly renewEveryMs: number | null;
+  /** How long after a renewal began running jobs may go on without the next one; null: for ever. */
+  readonly fenceMs: number | null;
+  /**
+   * Records the phase and, on PostgreSQL, renews the supervisor's heartbeat and the leases of
+   * its claims. Resolves to whether someone asked it to stop (`worker stop` on any host).
+   */
+  renew(phase: Phase): Promise<{ stop: StopRequest | null }>;
+  unregister(): Promise<void>;
+}
+
+export interface Store {
+  readonly backend: 'file' | 'postgres';
+  /** Where the queue lives, for messages: a directory, or `database "q" at host:port`. */
+  readonly where: string;
+  /** This host's directory: job logs, and the file store's own files. */
+  readonly home: Home;
+  readonly env: NodeJS.ProcessEnv;
+  /** The store's clock: the database's on PostgreSQL, so that hosts' clocks never decide. */
+  now(): Date;
+
+  readConfig(): Promise<Config>;
+  readConfigSources(): Promise<{ config: Config; sources: Record<SettingKey, SettingSource> }>;
+  /** The one way to change the settings; `fn` gets the stored settings, without env overrides. */
+  updateConfig<T>(fn: (config: Config) => { config: Config; result: T }): Promise<T>;
+
+  /** A snapshot of the live jobs (archived ones are counted, not listed), without locking. */
+  readJobs(): Promise<JobsDocument>;
+  /** Every job, archived ones included: what `list`, `show`, `logs` and `wait` look through. */
+  readAllJobs(): Promise<Job[]>;
+  /** The named jobs, live or archived; a missing one is a not-found error unless skipped. */
+  lookupJobs(ids: readonly string[], options?: { skipMissing?: boolean }): Promise<Job[]>;
+  /** What a hand-added or imported job may leave out. */
+  jobDefaults(config: Config): JobDefaults;
+  /**
+   * The one way to change jobs: `fn` gets the jobs as they are now, serialized with every other
+   * change, and the settings in force; whatever it leaves in `doc` is committed.
+   */
+  transact<T>(fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options?: TransactOptions): Promise<T>;
+
+  /** Makes the store ready for a process that works in it for long (a supervisor). */
+  prepare(): Promise<void>;
+  register(record: SupervisorRecord): Promise<Registration>;
+  /** The running supervisors, on every host the store can see. */
+  supervisors(): Promise<SupervisorRecord[]>;
+  /**
+   * Asks every running supervisor to drain (`force`: to interrupt its jobs). Returns those asked,
+   * and anything worth telling the user on the way (stale entries removed).
+   */
+  requestStop(options: { force: boolean }): Promise<{ asked: SupervisorRecord[]; notes: string[] }>;
+  /** The ids of processing jobs whose claim is lost: its supervisor is gone or its lease ran out. */
+  lostClaims(jobs: readonly Job[]): Promise<Set<string>>;
+  /** Calls `listener` when jobs may have changed; `own` when this process made the change. Returns a stop function. */
+  watch(listener: (own: boolean) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  now: () => Date;
+  /** Told once when a change has created the file store, to say where. */
+  created?: (dir: string) => void;
+}
+
+/** The store the environment asks for; a path that cannot be a store is refused here. */
+export function openStore(options: StoreOptions): Store {
+  const home = resolveHome(options.env, options.cwd);
+  const url = databaseUrl(options.env);
+  // Neither connects nor loads the pg driver until the first query.
+  if (url) return new PostgresStore(url, home, options);
+  checkHome(home);
+  return new FileStore({ home, env: options.env, now: options.now, created: options.created });
+}
