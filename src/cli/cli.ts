@@ -13,6 +13,8 @@ import { RestartCommand } from './commands/restart.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
 import { DashboardCommand } from './commands/dashboard.ts';
+import { ExportCommand } from './commands/export.ts';
+import { ImportCommand } from './commands/import.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { ShowCommand } from './commands/show.ts';
 import { StatusCommand } from './commands/status.ts';
@@ -56,6 +58,8 @@ const QUEUE_COMMANDS = [
   ConfigGetCommand,
   ConfigSetCommand,
   ConfigListCommand,
+  ExportCommand,
+  ImportCommand,
 ];
 
 /** Those that list or describe the others. */

@@ -65,6 +65,8 @@ export interface Store {
   readonly backend: 'file' | 'postgres';
   /** Where the queue lives, for messages: a directory, or `database "q" at host:port`. */
   readonly where: string;
+  /** Where stored settings live, as `config list` shows it: `config.json`, or `database`. */
+  readonly settingsLabel: string;
   /** This host's directory: job logs, and the file store's own files. */
   readonly home: Home;
   readonly env: NodeJS.ProcessEnv;

@@ -13,6 +13,7 @@ import type { Job } from '../../src/lifecycle/job.ts';
 import { cleanEnv, queuectl, readJobsFile, type Result } from './cli.ts';
 import { isAlive, processesWithEnv, RunWatch, startSupervisor, SupervisorProcess, trySignal } from './supervisor-proc.ts';
 import { tempDir } from './tmp.ts';
+import { BACKEND, freshDatabase, postgresMissing, type Backend, type Database } from './backend.ts';
 import { waitFor } from './wait.ts';
 
 /** Sandboxes not yet closed: if the test process exits early, their processes die with it. */
@@ -28,6 +29,8 @@ export class Sandbox {
   readonly supervisors: SupervisorProcess[] = [];
   private readonly others: ChildProcess[] = [];
   private readonly watches: RunWatch[] = [];
+  /** The scenario's own database when the suite runs on PostgreSQL. */
+  db: Database | null = null;
 
   constructor() {
     const { dir, cleanup } = tempDir('queuectl-e2e-');
@@ -41,12 +44,22 @@ export class Sandbox {
     return this.dir;
   }
 
+  /** On PostgreSQL: a fresh database for this scenario. */
+  async prepare(): Promise<void> {
+    if (BACKEND === 'postgres') this.db = await freshDatabase();
+  }
+
+  /** What every process of this sandbox gets in its environment. */
+  get env(): NodeJS.ProcessEnv {
+    return { E2E_SANDBOX: this.tag, ...(this.db ? { QUEUECTL_DATABASE_URL: this.db.url } : {}) };
+  }
+
   path(...parts: string[]): string {
     return path.join(this.dir, ...parts);
   }
 
   q(...args: string[]): Result {
-    return queuectl(args, { cwd: this.dir, env: { E2E_SANDBOX: this.tag } });
+    return queuectl(args, { cwd: this.dir, env: this.env });
   }
 
   /** Runs a command that must succeed; returns its stdout. */
@@ -68,12 +81,12 @@ export class Sandbox {
   }
 
   jobs(): Job[] {
-    return readJobsFile(this.dir).jobs as unknown as Job[];
+    return this.db ? this.db.jobs() : (readJobsFile(this.dir).jobs as unknown as Job[]);
   }
 
   job(id: string): Job {
     const found = this.jobs().find((job) => job.id === id);
-    if (!found) throw new Error(`no job ${id} in jobs.json`);
+    if (!found) throw new Error(`no job ${id} in the store`);
     return found;
   }
 
@@ -99,7 +112,7 @@ export class Sandbox {
 
   /** Starts `worker start --count N` in its own session and waits until it has registered. */
   async start(count = 1, env: NodeJS.ProcessEnv = {}): Promise<SupervisorProcess> {
-    const supervisor = startSupervisor({ cwd: this.dir, count, env: { E2E_SANDBOX: this.tag, ...env } });
+    const supervisor = startSupervisor({ cwd: this.dir, count, env: { ...this.env, ...env } });
     this.supervisors.push(supervisor);
     await supervisor.waitLog(new RegExp(`supervisor ${supervisor.pid} started with ${count} worker`));
     return supervisor;
@@ -111,7 +124,7 @@ export class Sandbox {
 
   /** Starts an unrelated process (not queuectl), killed at cleanup. */
   spawnOther(command: string, args: string[]): ChildProcess {
-    const child = spawn(command, args, { cwd: this.dir, env: cleanEnv({ E2E_SANDBOX: this.tag }), stdio: 'ignore' });
+    const child = spawn(command, args, { cwd: this.dir, env: cleanEnv(this.env), stdio: 'ignore' });
     this.others.push(child);
     return child;
   }
@@ -170,14 +183,32 @@ export class Sandbox {
   }
 }
 
+export interface ScenarioOptions {
+  /**
+   * The stores the scenario is about; by default both. A scenario about the file store itself
+   * (jobs.json edited by hand, PID files) is not run on PostgreSQL, and is not counted there.
+   */
+  backends?: readonly Backend[];
+}
+
 /**
  * A uvu test with a fresh sandbox that is cleaned up whatever happens; a failure (or
- * E2E_VERBOSE=1) prints the supervisors' logs, and E2E_KEEP=1 keeps the directory.
+ * E2E_VERBOSE=1) prints the supervisors' logs, and E2E_KEEP=1 keeps the directory. On
+ * PostgreSQL without a server installed, it is reported as skipped.
  */
-export function scenario(test: Test, name: string, body: (sandbox: Sandbox) => Promise<void>): void {
+export function scenario(test: Test, name: string, body: (sandbox: Sandbox) => Promise<void>, options: ScenarioOptions = {}): void {
+  if (!(options.backends ?? ['file', 'postgres']).includes(BACKEND)) return;
+  const missing = BACKEND === 'postgres' ? postgresMissing() : null;
+  if (missing) {
+    if (!reasonGiven) process.stdout.write(`skipped: the PostgreSQL runs of this file: ${missing}\n`);
+    reasonGiven = true;
+    test.skip(name, async () => undefined);
+    return;
+  }
   test(name, async () => {
     const sandbox = new Sandbox();
     try {
+      await sandbox.prepare();
       await body(sandbox);
       if (process.env.E2E_VERBOSE) process.stderr.write(sandbox.report());
     } catch (error) {
@@ -188,3 +219,5 @@ export function scenario(test: Test, name: string, body: (sandbox: Sandbox) => P
     }
   });
 }
+
+let reasonGiven = false;

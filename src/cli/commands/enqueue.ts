@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
 import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
 import { checkDependencies } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';
+import { readInput } from '../input.ts';
 import { QueueCommand } from './base.ts';
 
 export class EnqueueCommand extends QueueCommand {
@@ -72,25 +72,11 @@ export class EnqueueCommand extends QueueCommand {
     return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
   }
 
-  private async readLines(): Promise<string> {
-    if (this.file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const chunk of this.context.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    }
-    try {
-      return fs.readFileSync(this.file as string, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw invalid(`cannot read ${this.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
-    }
-  }
-
   private async specs(): Promise<{ spec: Spec; where: string }[]> {
     const separated = this.context.argv.includes('--');
     if (this.file !== undefined) {
       if (this.words.length > 0) throw invalid('give either --file or a job, not both');
-      const lines = (await this.readLines()).split('\n');
+      const lines = (await readInput(this.file, this.context.stdin)).split('\n');
       const specs = lines.flatMap((line, index) => {
         const where = `${this.file === '-' ? 'stdin' : this.file} line ${index + 1}`;
         return line.trim() === '' ? [] : [{ spec: { ...this.flagSpec(), ...parseSpecJson(line, where) }, where }];

@@ -20,6 +20,7 @@ const SECOND_SIGNAL_MS = 200;
 
 export class FileStore implements Store {
   readonly backend = 'file';
+  readonly settingsLabel = 'config.json';
 
   private readonly archive: ArchiveFollower;
 

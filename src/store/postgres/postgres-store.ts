@@ -52,6 +52,7 @@ interface SupervisorRow {
 
 export class PostgresStore implements Store {
   readonly backend = 'postgres';
+  readonly settingsLabel = 'database';
   readonly home: Home;
   readonly env: NodeJS.ProcessEnv;
   private readonly url: string;

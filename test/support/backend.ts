@@ -1,0 +1,60 @@
+/**
+ * Which store the end-to-end suite runs against: the JSON file (the default), or PostgreSQL when
+ * the test process has QUEUECTL_TEST_BACKEND=postgres (test/run.mjs runs test/e2e/ both ways).
+ * On PostgreSQL every scenario gets a fresh database on one throwaway server per test file, and
+ * reads the jobs straight from it with psql (synchronous, as the file store's reads are).
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import type { Job } from '../../src/lifecycle/job.ts';
+import { BINARIES, findServerBinaries, startPostgres, type PostgresServer } from './postgres-server.ts';
+
+export type Backend = 'file' | 'postgres';
+
+export const BACKEND: Backend = process.env.QUEUECTL_TEST_BACKEND === 'postgres' ? 'postgres' : 'file';
+
+/** Why the PostgreSQL backend cannot be tested here, or null when it can. */
+export function postgresMissing(): string | null {
+  return findServerBinaries() === null ? `no PostgreSQL server binaries (${BINARIES.join(', ')}); install Debian's postgresql package` : null;
+}
+
+let shared: Promise<PostgresServer> | null = null;
+
+function server(): Promise<PostgresServer> {
+  if (shared === null) {
+    shared = startPostgres();
+    shared.then((started) => process.on('exit', () => started.stop()), () => undefined);
+  }
+  return shared;
+}
+
+export interface Database {
+  url: string;
+  /** The jobs as the store holds them (the jobs.json shape), in creation order. */
+  jobs(): Job[];
+  /** Runs SQL as the superuser; returns psql's unaligned output. */
+  sql(query: string): string;
+}
+
+/** A fresh, empty database on this test file's server. */
+export async function freshDatabase(): Promise<Database> {
+  const started = await server();
+  const url = await started.createDatabase();
+  const name = new URL(url).pathname.slice(1);
+  const psql = path.join(findServerBinaries()!, 'psql');
+  const sql = (query: string) => {
+    const result = spawnSync(psql, ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', started.dir, '-p', String(started.port), '-U', 'postgres', '-d', name, '-c', query], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    if (result.status !== 0) throw new Error(`psql: ${result.stderr || result.error?.message}`);
+    return result.stdout;
+  };
+  return {
+    url,
+    sql,
+    jobs: () => {
+      // Before the first command has created the schema, the queue is empty.
+      const exists = sql(`SELECT to_regclass('queuectl_jobs') IS NOT NULL`).trim() === 't';
+      if (!exists) return [];
+      return JSON.parse(sql(`SELECT coalesce(jsonb_agg(doc ORDER BY seq), '[]'::jsonb) FROM queuectl_jobs WHERE NOT archived`)) as Job[];
+    },
+  };
+}
