@@ -144,7 +144,13 @@ restarted('loses no job and runs none twice at once (2 hosts x 2 workers, 40 sho
     await waitFor(() => ended() >= 8, { timeout: 30_000, what: 'eight jobs to run' });
     await context.server.restart('fast');
     const left = () => queue.jobs().filter((job) => job.state !== 'completed');
-    await waitFor(() => left().length === 0, { timeout: 120_000, what: 'every job to complete' });
+    try {
+      await waitFor(() => left().length === 0, { timeout: 60_000, what: 'every job to complete' });
+    } catch (error) {
+      const states = left().map((job) => `${job.id} ${job.state} (owner ${JSON.stringify(job.owner)}, last error ${job.last_error})`);
+      const logs = supervisors.map((one) => `--- supervisor ${one.pid} (${one.running ? 'running' : `exited ${JSON.stringify(one.exit)}`}):\n${one.log}`);
+      throw new Error(`${(error as Error).message}\nnot completed:\n${states.join('\n')}\n${logs.join('\n')}`);
+    }
     await stopAll(queue, supervisors);
     assert.is(findings(queue.report()), '', 'no job lost, stuck, run twice at once or run more often than recorded');
     const jobs = queue.jobs();
