@@ -104,23 +104,32 @@ export class Fleet {
   }
 
   /**
-   * Supervisors that ended other than by a signal or a drain (exit 0): a crash, which the nemesis
-   * never causes by itself. Each with the last lines of its log.
+   * A supervisor that exited 74 before it started (its log has no "started with" line): its
+   * host could not reach the database, as when the nemesis has cut the link. `worker start`
+   * refuses to start then, with a message; the fleet starts it again later.
+   */
+  private refused(one: Incarnation): boolean {
+    return one.exit?.code === 74 && !fs.readFileSync(one.log, 'utf8').includes(' started with ');
+  }
+
+  /**
+   * Supervisors that ended other than by a signal, a drain (exit 0) or a refusal to start: a
+   * crash, which the nemesis never causes by itself. Each with the last lines of its log.
    */
   crashes(): string[] {
     return this.all
-      .filter((one) => one.exit !== null && one.exit.signal === null && one.exit.code !== 0)
+      .filter((one) => one.exit !== null && one.exit.signal === null && one.exit.code !== 0 && !this.refused(one))
       .map((one) => {
         const tail = fs.readFileSync(one.log, 'utf8').trim().split('\n').slice(-6).join('\n    ');
         return `supervisor ${one.pid} exited with status ${one.exit?.code} (log ${path.basename(one.log)}):\n    ${tail}`;
       });
   }
 
-  /** How the supervisors ended, e.g. { 'SIGKILL': 9, 'exit 0': 12 }. */
+  /** How the supervisors ended, e.g. { 'SIGKILL': 9, 'exit 0': 12, 'refused to start (exit 74)': 3 }. */
   exits(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const one of this.all) {
-      const how = one.exit === null ? 'running' : one.exit.signal ?? `exit ${one.exit.code}`;
+      const how = one.exit === null ? 'running' : this.refused(one) ? 'refused to start (exit 74)' : one.exit.signal ?? `exit ${one.exit.code}`;
       counts[how] = (counts[how] ?? 0) + 1;
     }
     return counts;

@@ -49,7 +49,7 @@ export const POSTGRES_FAULTS = {
   'stop-worker': 1,
   'stop-enqueue': 1,
   'cut-link': 3,
-  'restart-postgres': 1,
+  'restart-postgres': 2,
   'ctrl-c': 1,
   'double-ctrl-c': 1,
   'worker-stop': 1,
