@@ -93,7 +93,9 @@ frozen('has its job re-run on the other host, its old run killed first, and its 
     } finally {
       a.child.kill('SIGCONT');
     }
-    // A graceful stop makes host-a record (or try to) whatever it still holds.
+    const continued = Date.now();
+    // Back in the queue, then a graceful stop: host-a records (or tries to) whatever it still holds.
+    await queue.renewedAfter(queue.a, continued);
     await stopAll(queue, [a, b]);
     assertRecoveredOnB(queue, 'long');
   } finally {
@@ -121,6 +123,9 @@ partitioned('has its job re-run on the other host, its old run killed first, and
     } finally {
       queue.hosts.restore(queue.a);
     }
+    const restored = Date.now();
+    // Back in the queue, then a graceful stop: host-a records (or tries to) whatever it still holds.
+    await queue.renewedAfter(queue.a, restored);
     await stopAll(queue, [a, b]);
     assertRecoveredOnB(queue, 'long');
   } finally {

@@ -14,6 +14,7 @@ import { hostUrl } from './hosts.ts';
 import type { Host, Hosts } from './netns.ts';
 import { SupervisorProcess, trySignal } from './supervisor-proc.ts';
 import { tempDir } from './tmp.ts';
+import { waitFor } from './wait.ts';
 import { check, type FinalJob, type Report } from '../soak/checker.ts';
 import { HistoryWriter, readHistory, tracedJob, type Run } from '../soak/history.ts';
 
@@ -102,6 +103,18 @@ export class HostCluster {
 
   job(id: string): ListedJob | undefined {
     return this.jobs().find((job) => job.id === id);
+  }
+
+  /** Supervisors whose lease is alive, as `status --json` lists them. */
+  liveSupervisors(): { host: string; pid: number; heartbeat_at: string }[] {
+    const result = this.cli(['status', '--json']);
+    if (result.status !== 0) throw new Error(`status --json exited ${result.status}: ${result.stderr}`);
+    return (JSON.parse(result.stdout) as { supervisors: { host: string; pid: number; heartbeat_at: string }[] }).supervisors;
+  }
+
+  /** Waits until `host`'s supervisor has renewed its lease after `since` (ms since the epoch): it is back in the queue. */
+  async renewedAfter(host: Host, since: number, timeout = 20_000): Promise<void> {
+    await waitFor(() => this.liveSupervisors().some((one) => one.host === host.name && Date.parse(one.heartbeat_at) > since), { timeout, what: `${host.name}'s supervisor to renew its lease` });
   }
 
   /** Runs of job `id` so far, oldest first; `host` of each from its run token. */
