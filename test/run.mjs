@@ -3,7 +3,7 @@
 // separate processes keep files from sharing state and let two run at once), then prints one
 // summary line. A run that executed no test fails.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 
@@ -27,6 +27,19 @@ const entries = find(root)
     return name.startsWith(`e2e${path.sep}`) ? [{ file, name }, { file, name: `${name} [postgres]`, backend: 'postgres' }] : [{ file, name }];
   })
   .filter(({ name }) => !filter || filter.test(name));
+
+// The slowest files start first, so that two at a time end together instead of one long file
+// running alone at the end. test/timings.json holds seconds per file from an earlier full run
+// (`TEST_TIMINGS=write` rewrites it); a file it does not know counts as slow.
+const timingsFile = path.join(root, 'timings.json');
+let timings = {};
+try {
+  timings = JSON.parse(readFileSync(timingsFile, 'utf8'));
+} catch {
+  // No timings yet: alphabetical order.
+}
+entries.sort((a, b) => (timings[b.name] ?? Infinity) - (timings[a.name] ?? Infinity) || a.name.localeCompare(b.name));
+const measured = {};
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const broken = [];
 
@@ -48,6 +61,7 @@ function runFile({ file, name, backend }) {
       totals.failed += failed;
       totals.skipped += skipped;
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      measured[name] = Number(seconds);
       if (backend && code === 0 && total + skipped === 0) {
         // Every scenario of the file is about the file store itself.
         process.stdout.write(`✔ ${name}: none of its scenarios apply (${seconds}s)\n`);
@@ -69,6 +83,7 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
   while (queue.length > 0) await runFile(queue.shift());
 }));
 
+if (process.env.TEST_TIMINGS === 'write') writeFileSync(timingsFile, `${JSON.stringify(Object.fromEntries(Object.entries(measured).sort(([a], [b]) => a.localeCompare(b))), null, 2)}\n`);
 if (entries.length === 0) process.stdout.write('no test files matched\n');
 if (broken.length > 0) process.stdout.write(`\nfailing files: ${broken.join(', ')}\n`);
 process.stdout.write(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);

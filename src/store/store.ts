@@ -47,6 +47,12 @@ export interface TransactOptions {
 /** What `worker stop` asks of a supervisor on another host: to drain, or to interrupt its jobs. */
 export type StopRequest = 'drain' | 'force';
 
+/** What woke a watcher of the store. */
+export interface Change {
+  own: boolean;
+  stop: boolean;
+}
+
 /** A supervisor's entry in the store while it runs. */
 export interface Registration {
   /** How often to call `renew` besides phase changes; null when liveness needs no renewals (one host, /proc). */
@@ -104,8 +110,11 @@ export interface Store {
   requestStop(options: { force: boolean }): Promise<{ asked: SupervisorRecord[]; notes: string[] }>;
   /** The ids of processing jobs whose claim is lost: its supervisor is gone or its lease ran out. */
   lostClaims(jobs: readonly Job[]): Promise<Set<string>>;
-  /** Calls `listener` when jobs may have changed; `own` when this process made the change. Returns a stop function. */
-  watch(listener: (own: boolean) => void): () => void;
+  /**
+   * Calls `listener` when jobs may have changed (`own`: this process made the change) or when
+   * `worker stop` has asked supervisors to stop (`stop`). Returns a stop function.
+   */
+  watch(listener: (change: Change) => void): () => void;
   close(): Promise<void>;
 }
 

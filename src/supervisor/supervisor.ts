@@ -145,7 +145,12 @@ export class Supervisor {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => this.onSignal(signal));
     // Someone else's change (a cancel above all) is looked at now, not after a batching pause:
     // a cancelled job waiting here must not be sent to a worker that comes free meanwhile.
-    this.unwatch = this.store.watch((own) => (own ? this.wake() : this.tick()));
+    this.unwatch = this.store.watch(({ own, stop }) => {
+      // A stop request is read with the next renewal: that is now.
+      if (stop) void this.renew();
+      if (own) this.wake();
+      else this.tick();
+    });
     this.timers.push(setInterval(() => this.wake(), POLL_MS));
     const renewEvery = this.registration.renewEveryMs;
     if (renewEvery !== null) this.timers.push(setInterval(() => void this.renew(), renewEvery));

@@ -4,7 +4,7 @@
  *   --quick          scaled down, for development (about a minute)
  *   --out FILE       also write the table to FILE
  *   --profile DIR    run the drains' supervisors under `node --cpu-prof --cpu-prof-dir DIR`
- *   --only a,b       only these groups: drain, pickup, cli, bulk
+ *   --only a,b       only these groups: drain, pickup, cli, bulk, postgres
  *   --dist DIR       measure this build instead of dist/ (to compare two builds)
  *   --label TEXT     what is being measured, for the header (default: the git revision)
  * A missed target is a finding, not an error: the exit status is 0 unless a measurement broke.
@@ -16,6 +16,8 @@ import { now, ROOT, snapshotDist } from './procs.ts';
 import { bulk, cliTimes, drain, median, percentile, pickup, type DrainResult } from './measure.ts';
 import { count, machine, mb, ms, ratio, renderTable, type Row } from './report.ts';
 import { removeTemplates } from './store.ts';
+import { postgresFigures } from './postgres.ts';
+import { findServerBinaries } from '../support/postgres-server.ts';
 
 interface Args {
   quick: boolean;
@@ -160,6 +162,28 @@ if (wanted('bulk')) {
 }
 
 if (wanted('cli')) await cliRows(bigStore, scale.bigCliRuns);
+
+if (wanted('postgres')) {
+  const jobs = scale.jobs;
+  const labels = [
+    `PostgreSQL: drain ${count(jobs)} × \`true\`, 2 supervisors × ${scale.workers} workers`,
+    `file store: drain ${count(jobs)} × \`true\`, 2 supervisors × ${scale.workers} workers`,
+    `PostgreSQL: \`queuectl enqueue\` wall time (median of ${scale.cliRuns})`,
+  ];
+  if (findServerBinaries() === null) {
+    notes.push('PostgreSQL rows skipped: no server binaries installed (Debian package postgresql)');
+  } else {
+    await measure('PostgreSQL', async () => {
+      const figures = await postgresFigures(jobs, scale.cliRuns);
+      for (const [label, drained] of [[labels[0], figures.postgres], [labels[1], figures.file]] as const) {
+        rows.push({ measurement: label as string, queuectl: `${drained.jobsPerSec.toFixed(1)} jobs/s (${ms(drained.ms)})`, baseline: `${drained.bareJobsPerSec.toFixed(0)} jobs/s (bare loop, ${2 * scale.workers} at a time)`, ratio: ratio(drained.jobsPerSec / drained.bareJobsPerSec), target: '—', pass: null });
+      }
+      const { postgresMs, fileMs, nodeMs } = figures.enqueue;
+      rows.push({ measurement: labels[2] as string, queuectl: ms(postgresMs), baseline: `${ms(fileMs)} (file store), ${ms(nodeMs)} (\`node -e 0\`)`, ratio: ratio(postgresMs / nodeMs), target: '—', pass: null });
+      notes.push('PostgreSQL rows: a throwaway server on this machine (fsync off), reached over TCP on 127.0.0.1; the enqueue ratio is against `node -e 0`');
+    }, labels);
+  }
+}
 
 for (const { finished, result } of drains) {
   if (finished !== 0 && finished !== bigStore) continue;

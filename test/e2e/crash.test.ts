@@ -16,7 +16,7 @@ scenario(crash, 'after SIGKILL of the whole supervisor group mid-job and a resta
   const runs = s.path('runs.txt');
   const watch = s.watchRuns();
   const ids = ['a', 'b', 'c', 'd'];
-  s.enqueue(...ids.map((id) => ({ id, command: tracedCommand(id, runs, 3) })));
+  s.enqueue(...ids.map((id) => ({ id, command: tracedCommand(id, runs, 6) })));
   const first = await s.start(2);
 
   await waitFor(() => readRuns(runs).size === 2, { what: 'two jobs to start' });

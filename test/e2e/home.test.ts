@@ -16,19 +16,19 @@ scenario(home, 'in a fresh directory creates the store and says so once, before 
   assert.ok(fs.statSync(s.home).isDirectory());
   s.ok('enqueue', '--id', 'a', '--', 'true');
   await s.waitJob('a', (job) => job.state === 'completed', 'to complete');
-});
+}, { backends: ['file'] });
 
 scenario(home, 'from a subdirectory works on the store above: a hand-added job without cwd runs in the store\'s parent directory, an enqueued one where it was enqueued', async (s) => {
   fs.mkdirSync(s.home);
   fs.writeFileSync(path.join(s.home, 'jobs.json'), `${JSON.stringify({ version: 1, jobs: [{ id: 'by-hand', command: 'pwd > where.txt' }] }, null, 2)}\n`);
   const sub = s.path('src', 'lib');
   fs.mkdirSync(sub, { recursive: true });
-  const supervisor = startSupervisor({ cwd: sub, count: 1, env: { E2E_SANDBOX: s.tag } });
+  const supervisor = startSupervisor({ cwd: sub, count: 1, env: s.env });
   s.supervisors.push(supervisor);
   await supervisor.waitLog(new RegExp(`supervisor ${supervisor.pid} started with 1 worker on ${s.home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `));
   assert.not.match(supervisor.log, /created a new queue/);
 
-  const enqueued = queuectl(['enqueue', '--id', 'from-sub', '--', 'pwd > where.txt'], { cwd: sub, env: { E2E_SANDBOX: s.tag } });
+  const enqueued = queuectl(['enqueue', '--id', 'from-sub', '--', 'pwd > where.txt'], { cwd: sub, env: s.env });
   assert.is(enqueued.status, 0, enqueued.stderr);
   assert.is(enqueued.stderr, '');
   await s.waitJobs((jobs) => jobs.every((job) => job.state === 'completed'), 'both jobs to complete');
@@ -36,6 +36,6 @@ scenario(home, 'from a subdirectory works on the store above: a hand-added job w
   assert.is(fs.readFileSync(path.join(sub, 'where.txt'), 'utf8').trim(), sub);
   assert.not.ok(fs.existsSync(path.join(sub, '.queuectl')), 'no store made in the subdirectory');
   assert.ok(supervisor.running);
-});
+}, { backends: ['file'] });
 
 home.run();

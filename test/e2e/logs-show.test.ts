@@ -20,7 +20,7 @@ class Background {
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
   constructor(s: Sandbox, args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: s.dir, env: cleanEnv({ E2E_SANDBOX: s.tag }), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: s.dir, env: cleanEnv(s.env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
     this.child.on('close', (code, signal) => (this.exit = { code, signal }));

@@ -44,23 +44,9 @@ scenario(retention, 'with keep-finished 5, 20 completed jobs leave at most 6 in 
   assert.is(fs.readFileSync(s.path('.queuectl', 'archive.jsonl'), 'utf8'), '');
   assert.is(s.json<{ counts: Record<string, number> }>('status', '--json').counts.completed, 0);
   assert.not.ok(fs.existsSync(s.path('.queuectl', 'logs', `${oldest}.log`)), 'and their logs');
-});
+}, { backends: ['file'] });
 
 /** True once `pid` has an inotify descriptor: `wait` opens its watch after its first read of the queue. */
-function watching(pid: number): boolean {
-  try {
-    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:inotify';
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
 scenario(retention, 'wait without ids still names jobs cancelled meanwhile after they were archived, and exits 4', async (s) => {
   s.ok('config', 'set', 'keep-finished', '1');
   s.ok('enqueue', '--id', 'work', '--', `while [ ! -e '${s.path('go')}' ]; do sleep 0.05; done`);
@@ -72,11 +58,11 @@ scenario(retention, 'wait without ids still names jobs cancelled meanwhile after
   let exit: number | null | undefined;
   let stdout = '';
   let stderr = '';
-  const child = spawn(process.execPath, [BIN, 'wait'], { cwd: s.dir, env: cleanEnv({ E2E_SANDBOX: s.tag }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'wait'], { cwd: s.dir, env: cleanEnv(s.env), stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   child.on('close', (code) => (exit = code));
-  await waitFor(() => watching(child.pid!), { what: 'wait to have read the queue once' });
+  await waitFor(() => s.waitsForChanges(child.pid!), { what: 'wait to have read the queue once' });
 
   s.ok('cancel', 'drop-1', 'drop-2');
   fs.writeFileSync(s.path('go'), '');

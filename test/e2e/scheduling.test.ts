@@ -62,7 +62,7 @@ scenario(scheduling, 'list shows "due in" for a scheduled job, and status shows 
 
 scenario(scheduling, '--run-at without a zone is local time, for a date alone as for a date and time', async (s) => {
   // Tokyo is UTC+9 all year: local midnight on 1 January 2030 is 15:00 UTC the day before.
-  const tokyo = (...args: string[]) => queuectl(args, { cwd: s.dir, env: { E2E_SANDBOX: s.tag, TZ: 'Asia/Tokyo' } });
+  const tokyo = (...args: string[]) => queuectl(args, { cwd: s.dir, env: { ...s.env, TZ: 'Asia/Tokyo' } });
   assert.is(tokyo('enqueue', '--id', 'at-two', '--run-at', '2030-01-01T02:00', '--', 'true').status, 0);
   assert.is(tokyo('enqueue', '--id', 'midnight', '--run-at', '2030-01-01', '--', 'true').status, 0);
   assert.is(s.job('at-two').run_at, '2029-12-31T17:00:00.000Z');

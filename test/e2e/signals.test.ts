@@ -13,7 +13,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     s.enqueue({ id: 'running', command: `touch '${marker}'; sleep 2; exit 7`, priority: 1 }, { id: 'waiting', command: 'echo should-not-run' });
     const supervisor = await s.start(1);
     await waitFor(() => fs.existsSync(marker), { what: 'the first job to start' });
-    assert.ok(fs.existsSync(s.pidFile(supervisor.pid)), 'a running supervisor has a PID file');
+    assert.ok(s.registeredPhase(supervisor.pid) !== null, 'a running supervisor is registered');
     const workers = supervisor.workers();
     assert.is(workers.length, 1);
     // Like Ctrl+C in a terminal, the signal reaches the supervisor and its workers, not the job's own group.
@@ -40,7 +40,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.equal(waiting.history, []);
     assert.not.ok(fs.existsSync(s.path('.queuectl', 'logs', 'waiting.log')));
     assert.not.match(supervisor.log, /job waiting started/);
-    assert.not.ok(fs.existsSync(s.pidFile(supervisor.pid)), 'the PID file is gone');
+    assert.is(s.registeredPhase(supervisor.pid), null, 'it is no longer registered');
   });
 }
 
@@ -77,7 +77,7 @@ scenario(signals, 'a second signal forces: the job group gets SIGTERM, then SIGK
   assert.is(job.owner, null);
   assert.is(job.history.at(-1)?.outcome, 'interrupted');
   assert.is(job.history.at(-1)?.error, 'forced stop');
-  assert.not.ok(fs.existsSync(s.pidFile(supervisor.pid)), 'the PID file is gone');
+  assert.is(s.registeredPhase(supervisor.pid), null, 'it is no longer registered');
 });
 
 scenario(signals, 'a drain that begins while a turn waits in the lock starts none of the jobs that turn claimed', async (s) => {
@@ -92,6 +92,6 @@ scenario(signals, 'a drain that begins while a turn waits in the lock starts non
   assert.is(job.state, 'pending');
   assert.equal(job.history, []);
   assert.not.match(supervisor.log, /job late started/);
-});
+}, { backends: ['file'] });
 
 signals.run();

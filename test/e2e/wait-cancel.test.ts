@@ -17,7 +17,7 @@ class Background {
   exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | null = null;
 
   constructor(s: Sandbox, args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: s.dir, env: cleanEnv({ E2E_SANDBOX: s.tag }), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: s.dir, env: cleanEnv(s.env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
     this.child.on('close', (code, signal) => (this.exit = { code, signal, at: Date.now() }));
@@ -83,6 +83,7 @@ scenario(wait, 'wait without ids waits for all unfinished work, jobs added meanw
   await s.waitJob('first', (j) => j.state === 'processing', 'to run');
 
   const waiting = new Background(s, ['wait']);
+  await waitFor(() => s.waitsForChanges(waiting.child.pid!), { what: 'wait to have read the queue once' });
   s.ok('enqueue', '--id', 'added', '--', gated(s, 'go-added'));
   open(s, 'go-first');
   await s.waitJob('first', (j) => j.state === 'completed', 'to complete');

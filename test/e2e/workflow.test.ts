@@ -134,7 +134,7 @@ const cron = suite('schedules with two supervisors');
 const fastClock = (start: string, secondsPerMinute: number) => ({ QUEUECTL_TEST_CLOCK: `${Date.now()},${start},${60 / secondsPerMinute}` });
 
 scenario(cron, 'a * * * * * schedule fires once per minute, however many supervisors run (time injected, 3 s per minute)', async (s) => {
-  const env = { E2E_SANDBOX: s.tag, ...fastClock('2030-01-01T00:00:30Z', 3) };
+  const env = { ...s.env, ...fastClock('2030-01-01T00:00:30Z', 3) };
   const lines = s.path('fired');
   const added = queuectl(['schedule', 'add', 'tick', '--cron', '* * * * *', '--', `echo "$QUEUECTL_JOB_ID" >> '${lines}'`], { cwd: s.dir, env });
   assert.is(added.status, 0, added.stderr);
@@ -157,14 +157,14 @@ scenario(cron, 'a * * * * * schedule fires once per minute, however many supervi
 });
 
 scenario(cron, 'firings missed while no supervisor ran give one catch-up run, not a burst', async (s) => {
-  const added = queuectl(['schedule', 'add', 'tick', '--cron', '*/5 * * * *', '--', 'true'], { cwd: s.dir, env: { E2E_SANDBOX: s.tag, ...fastClock('2030-01-01T00:00:00Z', 60) } });
+  const added = queuectl(['schedule', 'add', 'tick', '--cron', '*/5 * * * *', '--', 'true'], { cwd: s.dir, env: { ...s.env, ...fastClock('2030-01-01T00:00:00Z', 60) } });
   assert.is(added.status, 0, added.stderr);
   // Five hours later: sixty firings were missed.
   const later = fastClock('2030-01-01T05:02:00Z', 60);
   await s.start(1, later);
   await s.waitJobs((jobs) => jobs.length > 0 && jobs.every((job) => job.state === 'completed'), 'the catch-up run');
   assert.equal(s.jobs().map((job) => job.id), ['tick@20300101T050000Z']);
-  const [schedule] = JSON.parse(queuectl(['schedule', 'list', '--json'], { cwd: s.dir, env: later }).stdout) as { last_fired_at: string; next_at: string }[];
+  const [schedule] = JSON.parse(queuectl(['schedule', 'list', '--json'], { cwd: s.dir, env: { ...s.env, ...later } }).stdout) as { last_fired_at: string; next_at: string }[];
   assert.equal([schedule?.last_fired_at, schedule?.next_at], ['2030-01-01T05:00:00.000Z', '2030-01-01T05:05:00.000Z']);
 });
 

@@ -122,6 +122,35 @@ export class Sandbox {
     return path.join(this.home, 'supervisors', `${pid}.json`);
   }
 
+  /**
+   * Whether process `pid` (a `wait`, a `status --watch`) has read the queue and now waits for
+   * changes: it watches the store directory (inotify), or LISTENs on PostgreSQL.
+   */
+  waitsForChanges(pid: number): boolean {
+    if (this.db) return this.db.sql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'queuectl listen ${Number(pid)}'`).trim() !== '0';
+    try {
+      return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:inotify';
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  }
+
+  /** The phase the store records for supervisor `pid` (its PID file, or its row), or null when it is not registered. */
+  registeredPhase(pid: number): string | null {
+    if (this.db) return this.db.sql(`SELECT phase FROM queuectl_supervisors WHERE pid = ${Number(pid)}`).trim() || null;
+    try {
+      return (JSON.parse(fs.readFileSync(this.pidFile(pid), 'utf8')) as { phase?: string }).phase ?? 'running';
+    } catch {
+      return null;
+    }
+  }
+
   /** Starts an unrelated process (not queuectl), killed at cleanup. */
   spawnOther(command: string, args: string[]): ChildProcess {
     const child = spawn(command, args, { cwd: this.dir, env: cleanEnv(this.env), stdio: 'ignore' });

@@ -39,7 +39,7 @@ export class DashboardCommand extends QueueCommand {
       throw error;
     }
     this.out(dashboard.url);
-    log(`dashboard for ${this.store.home.dir}${this.readOnly ? ', read-only' : ''}; Ctrl+C stops it`);
+    log(`dashboard for ${this.store.where}${this.readOnly ? ', read-only' : ''}; Ctrl+C stops it`);
     if (this.open) await this.launchBrowser(dashboard.url);
     await new Promise<void>((resolve) => {
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => resolve());

@@ -11,7 +11,7 @@ import { HOST, isRunning } from '../../supervisor/proc.ts';
 import { ioError } from './atomic.ts';
 import { ArchiveFollower, withArchive } from './archive.ts';
 import type { Home } from '../home.ts';
-import type { Phase, Registration, Store, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
+import type { Change, Phase, Registration, Store, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
 import { listRegistered, liveSupervisors, registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
 import { createStore, isOwnWrite, jobDefaults, lookupJobs, readConfig, readConfigSources, readJobs, transact, updateConfig, type StoreContext } from './store.ts';
 
@@ -137,12 +137,12 @@ export class FileStore implements Store {
     return new Set(jobs.filter((job) => job.state === 'processing' && ownerGone(job)).map((job) => job.id));
   }
 
-  watch(listener: (own: boolean) => void): () => void {
+  watch(listener: (change: Change) => void): () => void {
     let watcher: fs.FSWatcher;
     try {
       // jobs.json is replaced by rename: the directory is watched, not the file.
       watcher = fs.watch(this.ctx.home.dir, (_event, file) => {
-        if (file === 'jobs.json') listener(isOwnWrite(this.ctx));
+        if (file === 'jobs.json') listener({ own: isOwnWrite(this.ctx), stop: false });
       });
     } catch {
       // No store directory yet: the caller's slow poll still sees the first change.

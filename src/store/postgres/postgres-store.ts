@@ -19,7 +19,7 @@ import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifec
 import { HOST, isRunning } from '../../supervisor/proc.ts';
 import { jobsToArchive } from '../file/archive.ts';
 import { ensureHome, projectDir, type Home } from '../home.ts';
-import type { Phase, Registration, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
+import type { Change, Phase, Registration, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
 import { connectionError, openPool, parseTarget, describeTarget, inTransaction } from './connect.ts';
 import { decodeJob, encodeJob } from './jobs.ts';
 import { leaseSettings, type LeaseSettings } from './lease.ts';
@@ -29,6 +29,8 @@ import { migrate } from './schema.ts';
 const CHANGE_LOCK = 0x71637478;
 /** The channel of change notifications; the payload names the process that committed. */
 export const CHANGES_CHANNEL = 'queuectl_changes';
+/** The payload of the notification that asks supervisors to look at their stop requests now. */
+const STOP_PAYLOAD = 'stop';
 /** How many times a transaction refused by the fence runs again on fresh rows. */
 const FENCE_RETRIES = 5;
 
@@ -59,9 +61,11 @@ export class PostgresStore implements Store {
   private pool: Promise<Pool> | null = null;
   /** The database's clock minus this host's, as last measured. */
   private offsetMs = 0;
+  /** This host's clock (a test may inject one: QUEUECTL_TEST_CLOCK); the offset corrects it. */
+  private readonly hostNow: () => Date;
   /** Names this process in change notifications, so that it can tell its own commits. */
   private readonly token = `${HOST}/${process.pid}/${Math.random().toString(36).slice(2)}`;
-  private readonly listeners = new Set<(own: boolean) => void>();
+  private readonly listeners = new Set<(change: Change) => void>();
   private listening: { stop(): void } | null = null;
   readonly lease: LeaseSettings;
 
@@ -70,6 +74,7 @@ export class PostgresStore implements Store {
     this.home = home;
     this.env = options.env;
     this.lease = leaseSettings(options.env);
+    this.hostNow = options.now;
   }
 
   get where(): string {
@@ -77,7 +82,7 @@ export class PostgresStore implements Store {
   }
 
   now(): Date {
-    return new Date(Date.now() + this.offsetMs);
+    return new Date(this.hostNow().getTime() + this.offsetMs);
   }
 
   /** The pool, opened and the schema migrated on first use. */
@@ -361,7 +366,7 @@ export class PostgresStore implements Store {
           WHERE lease_until > now() RETURNING host, pid, started, started_at, heartbeat_at, count, cwd, phase`,
         [force],
       );
-      await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, 'stop']);
+      await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, STOP_PAYLOAD]);
       return { asked: result.rows.map(recordOf).filter((record) => record.host !== HOST || isRunning(record)), notes: [] };
     });
   }
@@ -376,7 +381,7 @@ export class PostgresStore implements Store {
     return new Set([...expired, ...local.map((job) => job.id)].filter((id) => jobs.some((job) => job.id === id && job.state === 'processing')));
   }
 
-  watch(listener: (own: boolean) => void): () => void {
+  watch(listener: (change: Change) => void): () => void {
     this.listeners.add(listener);
     this.listening ??= this.listen();
     // The listening connection stays open until close(): commands that wait listen again and again.
@@ -391,16 +396,16 @@ export class PostgresStore implements Store {
     let stopped = false;
     let client: import('pg').Client | null = null;
     let pause = 100;
-    const tell = (own: boolean) => {
-      for (const listener of this.listeners) listener(own);
+    const tell = (change: Change) => {
+      for (const listener of this.listeners) listener(change);
     };
     const open = async (missed: boolean) => {
       if (stopped) return;
       try {
         const { Client } = await import('pg');
-        const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'queuectl listen' });
+        const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: `queuectl listen ${process.pid}` });
         next.on('error', () => undefined);
-        next.on('notification', (message: Notification) => tell(message.payload === this.token));
+        next.on('notification', (message: Notification) => tell({ own: message.payload === this.token, stop: message.payload === STOP_PAYLOAD }));
         next.on('end', () => {
           if (client === next) client = null;
           if (!stopped) setTimeout(() => void open(true), pause);
@@ -410,7 +415,7 @@ export class PostgresStore implements Store {
         if (stopped) return void next.end().catch(() => undefined);
         client = next;
         pause = 100;
-        if (missed) tell(false);
+        if (missed) tell({ own: false, stop: true });
       } catch {
         pause = Math.min(pause * 2, 5_000);
         if (!stopped) setTimeout(() => void open(true), pause);

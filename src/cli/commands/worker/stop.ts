@@ -68,6 +68,8 @@ export class WorkerStopCommand extends QueueCommand {
     }
     const clauses = running.map((record) => {
       const count = jobs.filter((job) => job.state === 'processing' && job.owner?.pid === record.pid && job.owner?.host === record.host).length;
+      // Its jobs are recorded; it is closing its workers and leaving the store.
+      if (count === 0) return `supervisor ${describe(record)}: exiting`;
       return `supervisor ${describe(record)}: ${count} running job${count === 1 ? '' : 's'}`;
     });
     return `waiting for ${clauses.join('; ')}`;
