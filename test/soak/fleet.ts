@@ -1,13 +1,14 @@
 /**
  * The soak's supervisors: a fixed number of slots, each running `queuectl worker start` in a
  * process group of its own (as from its own terminal), restarted after a seeded delay whenever
- * it exits, however it exits. Each incarnation logs to a file of its own.
+ * it exits, however it exits. Each incarnation logs to a file of its own. With the postgres
+ * backend each slot is a simulated host of its own (see backend.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, cleanEnv } from '../support/cli.ts';
 import { cmdlineOf, childrenOf, isAlive, trySignal } from '../support/supervisor-proc.ts';
+import { soakEnv, type Backend } from './backend.ts';
 import type { Rng } from './prng.ts';
 
 export interface Incarnation {
@@ -17,6 +18,8 @@ export interface Incarnation {
   exited: boolean;
   exit: { code: number | null; signal: NodeJS.Signals | null } | null;
   log: string;
+  /** The simulated host it runs on, if any. */
+  host: string | null;
 }
 
 export class Fleet {
@@ -33,6 +36,7 @@ export class Fleet {
     private readonly workers: number,
     count: number,
     private readonly random: Rng,
+    private readonly backend: Backend,
   ) {
     this.slots = Array.from({ length: count }, () => null);
   }
@@ -55,15 +59,15 @@ export class Fleet {
     const log = path.join(this.dir, 'logs', `supervisor-${slot + 1}-${++this.incarnations}.log`);
     fs.mkdirSync(path.dirname(log), { recursive: true });
     const fd = fs.openSync(log, 'a');
-    const child = spawn(process.execPath, [BIN, 'worker', 'start', '--count', String(this.workers)], {
+    const child = this.backend.launch(slot, ['worker', 'start', '--count', String(this.workers)], {
       cwd: this.dir,
-      env: cleanEnv({ SOAK_TAG: this.tag }),
+      env: soakEnv(this.backend, this.tag),
       detached: true,
       stdio: ['ignore', fd, fd],
     });
     fs.closeSync(fd);
     if (child.pid === undefined) throw new Error('could not start queuectl worker start');
-    const one: Incarnation = { slot, pid: child.pid, child, exited: false, exit: null, log };
+    const one: Incarnation = { slot, pid: child.pid, child, exited: false, exit: null, log, host: this.backend.hostOf(slot)?.name ?? null };
     this.slots[slot] = one;
     this.all.push(one);
     child.on('exit', (code, signal) => {
@@ -100,23 +104,32 @@ export class Fleet {
   }
 
   /**
-   * Supervisors that ended other than by a signal or a drain (exit 0): a crash, which the nemesis
-   * never causes by itself. Each with the last lines of its log.
+   * A supervisor that exited 74 before it started (its log has no "started with" line): its
+   * host could not reach the database, as when the nemesis has cut the link. `worker start`
+   * refuses to start then, with a message; the fleet starts it again later.
+   */
+  private refused(one: Incarnation): boolean {
+    return one.exit?.code === 74 && !fs.readFileSync(one.log, 'utf8').includes(' started with ');
+  }
+
+  /**
+   * Supervisors that ended other than by a signal, a drain (exit 0) or a refusal to start: a
+   * crash, which the nemesis never causes by itself. Each with the last lines of its log.
    */
   crashes(): string[] {
     return this.all
-      .filter((one) => one.exit !== null && one.exit.signal === null && one.exit.code !== 0)
+      .filter((one) => one.exit !== null && one.exit.signal === null && one.exit.code !== 0 && !this.refused(one))
       .map((one) => {
         const tail = fs.readFileSync(one.log, 'utf8').trim().split('\n').slice(-6).join('\n    ');
         return `supervisor ${one.pid} exited with status ${one.exit?.code} (log ${path.basename(one.log)}):\n    ${tail}`;
       });
   }
 
-  /** How the supervisors ended, e.g. { 'SIGKILL': 9, 'exit 0': 12 }. */
+  /** How the supervisors ended, e.g. { 'SIGKILL': 9, 'exit 0': 12, 'refused to start (exit 74)': 3 }. */
   exits(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const one of this.all) {
-      const how = one.exit === null ? 'running' : one.exit.signal ?? `exit ${one.exit.code}`;
+      const how = one.exit === null ? 'running' : this.refused(one) ? 'refused to start (exit 74)' : one.exit.signal ?? `exit ${one.exit.code}`;
       counts[how] = (counts[how] ?? 0) + 1;
     }
     return counts;

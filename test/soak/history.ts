@@ -10,7 +10,8 @@
  *   end ID RUN T CODE        that run reached its end with exit status CODE
  *   overlap ID RUN T         a run of job ID found another run of it still holding its flock
  *
- * RUN is unique per run (the job's shell pid and a nanosecond clock); T is seconds since the epoch.
+ * RUN is unique per run (the hostname it ran on, the job's shell pid and a nanosecond clock); T is
+ * seconds since the epoch.
  */
 import fs from 'node:fs';
 
@@ -107,7 +108,7 @@ export function readHistory(file: string): History {
  */
 export function tracedJob(id: string, paths: { history: string; locks: string }, body: string, seconds: number): string {
   const script = [
-    `r=$$.$(date +%s%N)`,
+    `r=$(hostname).$$.$(date +%s%N)`,
     `echo "start ${id} $r $(date +%s.%N)" >> ${paths.history}`,
     `sleep ${seconds.toFixed(3)}`,
     `${body}`,

@@ -5,13 +5,19 @@
  * stale limit), continued later; every supervisor and enqueue stopped while the lock is held and
  * continued one by one; removal of the lock directory; Ctrl+C (drain), a double Ctrl+C (force),
  * and `worker stop`. Stopped supervisors restart (see fleet.ts).
+ *
+ * Against PostgreSQL (supervisors on simulated hosts) the lock faults have nothing to hit; in
+ * their place come a supervisor stopped past its lease, a host's link cut and restored, and a
+ * server restart (`pg_ctl restart -m fast`).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, cleanEnv } from '../support/cli.ts';
+import { BIN } from '../support/cli.ts';
+import type { Host } from '../support/netns.ts';
 import { environOf, liveProcesses, trySignal } from '../support/supervisor-proc.ts';
+import { soakEnv, type Backend } from './backend.ts';
 import type { Fleet } from './fleet.ts';
 import type { Rng } from './prng.ts';
 import type { Enqueuer } from './workload.ts';
@@ -31,7 +37,28 @@ export const FAULTS = {
   'double-ctrl-c': 1,
   'worker-stop': 1,
 } as const;
-export type Fault = keyof typeof FAULTS;
+
+export const POSTGRES_FAULTS = {
+  'kill-worker': 2,
+  'kill-supervisor': 3,
+  'kill-group': 2,
+  'kill-enqueue': 1,
+  'kill-job': 1,
+  'stop-supervisor': 1,
+  'stop-past-lease': 2,
+  'stop-worker': 1,
+  'stop-enqueue': 1,
+  'cut-link': 3,
+  'restart-postgres': 2,
+  'ctrl-c': 1,
+  'double-ctrl-c': 1,
+  'worker-stop': 1,
+} as const;
+
+export type Fault = keyof typeof FAULTS | keyof typeof POSTGRES_FAULTS;
+
+/** The store promises recovery within 15 s of a supervisor's last renewal: a stop this long is past its lease. */
+const PAST_LEASE_MS = [16_000, 25_000] as const;
 
 export interface NemesisTargets {
   dir: string;
@@ -39,6 +66,7 @@ export interface NemesisTargets {
   tag: string;
   fleet: Fleet;
   enqueuers: readonly Enqueuer[];
+  backend: Backend;
 }
 
 export class Nemesis {
@@ -50,6 +78,10 @@ export class Nemesis {
   private readonly stops = new Set<Promise<void>>();
   private running = false;
   private frozenUntil = 0;
+  private readonly cut = new Set<Host>();
+  private restarting: Promise<void> | null = null;
+  private restartedAt = 0;
+  private readonly faults: Readonly<Record<string, number>>;
   private done: Promise<void> = Promise.resolve();
   private readonly log: number;
 
@@ -58,6 +90,7 @@ export class Nemesis {
     private readonly random: Rng,
   ) {
     this.log = fs.openSync(path.join(targets.dir, 'nemesis.log'), 'a');
+    this.faults = targets.backend.name === 'postgres' ? POSTGRES_FAULTS : FAULTS;
   }
 
   start(): void {
@@ -73,6 +106,9 @@ export class Nemesis {
     this.continues.clear();
     for (const pid of this.stopped) trySignal(pid, 'SIGCONT');
     this.stopped.clear();
+    for (const host of this.cut) this.targets.backend.hosts?.restore(host);
+    this.cut.clear();
+    await this.restarting;
     // A `worker stop` still waiting for its supervisors to drain.
     await Promise.all(this.stops);
     fs.closeSync(this.log);
@@ -86,7 +122,7 @@ export class Nemesis {
     // A first fault only once the queue is under way.
     await sleep(this.random.between(1500, 3000));
     while (this.running) {
-      const fault = this.random.weighted(FAULTS);
+      const fault = this.random.weighted(this.faults) as Fault;
       const target = await this.inject(fault);
       const count = target === null ? this.missed : this.injected;
       count[fault] = (count[fault] ?? 0) + 1;
@@ -115,6 +151,30 @@ export class Nemesis {
         return supervisor ? this.signal(-supervisor.pid, 'SIGKILL', 'supervisor group') : null;
       case 'stop-supervisor':
         return supervisor ? this.pause(supervisor.pid, 'supervisor') : null;
+      case 'stop-past-lease':
+        return supervisor ? this.pause(supervisor.pid, `supervisor on ${supervisor.host}`, PAST_LEASE_MS) : null;
+      case 'cut-link': {
+        const hosts = this.targets.backend.hosts?.hosts.filter((host) => !this.cut.has(host)) ?? [];
+        if (hosts.length === 0) return null;
+        const host = this.random.pick(hosts);
+        // Mostly past the lease, so that the host's jobs are recovered elsewhere while it is away.
+        const ms = this.random.chance(0.7) ? this.random.between(...PAST_LEASE_MS) : this.random.between(500, 8000);
+        this.targets.backend.hosts!.cut(host);
+        this.cut.add(host);
+        this.later(ms, () => {
+          this.targets.backend.hosts!.restore(host);
+          this.cut.delete(host);
+        });
+        return `the link of ${host.name} for ${(ms / 1000).toFixed(1)} s`;
+      }
+      case 'restart-postgres': {
+        // Every session is cut off: at most one every 20 s, so that the queue also makes progress.
+        const server = this.targets.backend.server;
+        if (!server || this.restarting || Date.now() < this.restartedAt + 20_000) return null;
+        this.restartedAt = Date.now();
+        this.restarting = server.restart('fast').finally(() => (this.restarting = null));
+        return 'pg_ctl restart -m fast';
+      }
       case 'kill-enqueue':
         return enqueues.length > 0 ? this.signal(this.random.pick(enqueues), 'SIGKILL', 'enqueue') : null;
       case 'stop-enqueue':
@@ -124,7 +184,7 @@ export class Nemesis {
         return groups.length > 0 ? this.signal(-this.random.pick(groups), 'SIGKILL', 'job group') : null;
       }
       case 'delete-lock': {
-        if (!(await this.lockHeld())) return null;
+        if (this.targets.backend.name !== 'file' || !(await this.lockHeld())) return null;
         fs.rmSync(path.join(this.targets.home, 'lock'), { recursive: true, force: true });
         return 'the lock directory (held)';
       }
@@ -133,7 +193,7 @@ export class Nemesis {
         // past the stale limit, then continue them one by one in a seeded order, so that the
         // holder often wakes up after another process has taken its lock over.
         // It stalls the whole queue for seconds: at most one every 20 s.
-        if (Date.now() < this.frozenUntil + 20_000 || !(await this.lockHeld())) return null;
+        if (this.targets.backend.name !== 'file' || Date.now() < this.frozenUntil + 20_000 || !(await this.lockHeld())) return null;
         const pids = [...fleet.live().map((one) => one.pid), ...this.enqueues()];
         const ms = this.random.between(5500, 7000);
         this.frozenUntil = Date.now() + ms;
@@ -166,7 +226,7 @@ export class Nemesis {
       }
       case 'worker-stop': {
         if (supervisors.length === 0) return null;
-        const child = spawn(process.execPath, [BIN, 'worker', 'stop', '--timeout', '20s'], { cwd: this.targets.dir, env: cleanEnv({ SOAK_TAG: this.targets.tag }), stdio: 'ignore' });
+        const child = spawn(process.execPath, [BIN, 'worker', 'stop', '--timeout', '20s'], { cwd: this.targets.dir, env: soakEnv(this.targets.backend, this.targets.tag), stdio: 'ignore' });
         const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
         this.stops.add(exited);
         void exited.then(() => this.stops.delete(exited));
@@ -201,9 +261,9 @@ export class Nemesis {
     return `${signal} to ${what} ${Math.abs(pid)}`;
   }
 
-  /** SIGSTOP now, SIGCONT after 0.5 to 8 s: past the 5 s stale limit about a third of the time. */
-  private pause(pid: number, what: string): string {
-    const ms = this.random.between(500, 8000);
+  /** SIGSTOP now, SIGCONT after 0.5 to 8 s (by default): past the 5 s stale limit about a third of the time. */
+  private pause(pid: number, what: string, [min, max]: readonly [number, number] = [500, 8000]): string {
+    const ms = this.random.between(min, max);
     trySignal(pid, 'SIGSTOP');
     this.stopped.add(pid);
     this.later(ms, () => {

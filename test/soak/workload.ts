@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, cleanEnv } from '../support/cli.ts';
+import { BIN } from '../support/cli.ts';
+import { soakEnv, type Backend } from './backend.ts';
 import { tracedJob, type HistoryWriter } from './history.ts';
 import type { Rng } from './prng.ts';
 
@@ -24,6 +25,7 @@ export interface World {
   dir: string;
   tag: string;
   history: HistoryWriter;
+  backend: Backend;
   paths: { history: string; locks: string; flags: string };
 }
 
@@ -94,7 +96,7 @@ export class Enqueuer {
       : ['enqueue', '--file', '-'];
     const input = specs.length === 1 ? '' : specs.map(({ id, command, timeout }) => JSON.stringify({ id, command, max_retries: MAX_RETRIES, ...(timeout ? { timeout } : {}) })).join('\n') + '\n';
     for (const spec of specs) this.world.history.invoke(spec.id);
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: this.world.dir, env: cleanEnv({ SOAK_TAG: this.world.tag }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: this.world.dir, env: soakEnv(this.world.backend, this.world.tag), stdio: ['pipe', 'pipe', 'pipe'] });
     this.current = child;
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

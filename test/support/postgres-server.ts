@@ -22,6 +22,23 @@ export interface PostgresServer {
   createDatabase(): Promise<string>;
   /** Stops the server at once and removes its directory; calling it again does nothing. */
   stop(): void;
+  /** `pg_ctl restart -m MODE`: every session is cut off; resolves once it accepts connections again. */
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+}
+
+export interface StartOptions {
+  /**
+   * Addresses to listen on beside 127.0.0.1 (the root side of simulated hosts, see netns.ts),
+   * and the subnets (CIDR) allowed to log in from them with the password.
+   */
+  listen?: { addresses: readonly string[]; subnets: readonly string[] };
+}
+
+/** `url` (one of this server's) with its host replaced: the same database as seen from elsewhere. */
+export function urlAt(url: string, address: string): string {
+  const parsed = new URL(url);
+  parsed.hostname = address;
+  return parsed.toString();
 }
 
 export const BINARIES = ['initdb', 'pg_ctl', 'postgres'];
@@ -76,7 +93,6 @@ function freePort(): Promise<number> {
 
 // Speed over durability, and small enough for several clusters on a shared test machine.
 const SETTINGS = [
-  "listen_addresses = '127.0.0.1'",
   'fsync = off',
   'synchronous_commit = off',
   'full_page_writes = off',
@@ -98,7 +114,7 @@ function startWatchdog(bin: string, dir: string, pid: number): number | undefine
 }
 
 /** Starts a server in a fresh temp directory; throws if no server binaries are installed. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres({ listen }: StartOptions = {}): Promise<PostgresServer> {
   const bin = findServerBinaries();
   if (bin === null) throw new Error('no PostgreSQL server binaries (initdb, pg_ctl, postgres) are installed');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'queuectl-pg-'));
@@ -131,10 +147,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     fs.writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
     runServerTool(bin, 'initdb', ['-D', data, '-U', 'postgres', `--pwfile=${passwordFile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions']);
     fs.rmSync(passwordFile);
+    if (listen) {
+      const lines = listen.subnets.map((subnet) => `host all all ${subnet} scram-sha-256`);
+      fs.appendFileSync(path.join(data, 'pg_hba.conf'), `${lines.join('\n')}\n`);
+    }
+    const addresses = ['127.0.0.1', ...(listen?.addresses ?? [])].join(',');
     // A port found free may be taken before the server binds it: try a few.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      fs.writeFileSync(path.join(data, 'postgresql.auto.conf'), [...SETTINGS, `port = ${port}`, `unix_socket_directories = '${dir}'`, ''].join('\n'));
+      fs.writeFileSync(path.join(data, 'postgresql.auto.conf'), [...SETTINGS, `listen_addresses = '${addresses}'`, `port = ${port}`, `unix_socket_directories = '${dir}'`, ''].join('\n'));
       try {
         runServerTool(bin, 'pg_ctl', ['start', '-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60']);
       } catch (error) {
@@ -142,12 +163,23 @@ export async function startPostgres(): Promise<PostgresServer> {
         throw new Error(`${(error as Error).message}\n--- server log:\n${readLog(dir)}`);
       }
       const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
-      return { url, port, dir, stop, createDatabase: databaseMaker(url, port) };
+      const restart = (mode: 'fast' | 'immediate' = 'fast') => restartServer(bin, data, mode, dir);
+      return { url, port, dir, stop, restart, createDatabase: databaseMaker(url, port) };
     }
   } catch (error) {
     stop();
     throw error;
   }
+}
+
+/** Asynchronous, so that a test's own timers and children go on while the server is down. */
+function restartServer(bin: string, data: string, mode: string, dir: string): Promise<void> {
+  const args = ['restart', '-D', data, '-m', mode, '-l', path.join(dir, 'server.log'), '-w', '-t', '60'];
+  const child = asRoot ? spawn('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), ...args], { stdio: 'ignore' }) : spawn(path.join(bin, 'pg_ctl'), args, { stdio: 'ignore' });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}\n--- server log:\n${readLog(dir)}`))));
+  });
 }
 
 function readLog(dir: string): string {
