@@ -3,7 +3,7 @@
  * the rows looked at (and changed behind the store's back) through psql, synchronously, so that a
  * change can land in the middle of a transaction's synchronous `fn`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../../src/lifecycle/error.ts';
@@ -11,7 +11,7 @@ import { cancelJob, type Job, type Owner } from '../../src/lifecycle/job.ts';
 import { restartJobs } from '../../src/cli/commands/restart.ts';
 import { resolveHome } from '../../src/store/home.ts';
 import { encodeJob } from '../../src/store/postgres/jobs.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { CHANGE_LOCK, PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { migrate, MIGRATIONS, schemaVersion } from '../../src/store/postgres/schema.ts';
 import { HOST, selfIdentity } from '../../src/supervisor/proc.ts';
 import { job } from '../support/factory.ts';
@@ -25,6 +25,8 @@ const PAST = '2020-01-01T00:00:00.000Z';
 
 interface Db {
   url: string;
+  /** Holds the store's change lock in a psql session of its own for `seconds`; resolves when psql has exited. */
+  holdLock(seconds: number): Promise<void>;
   /** Runs SQL as the superuser through psql, synchronously; returns its unaligned output, trimmed. */
   sql(query: string): string;
   /** A store on this database, closed after the test; `env` adds to QUEUECTL_DATABASE_URL. */
@@ -40,6 +42,11 @@ async function withDb({ server }: PgContext, body: (db: Db) => Promise<void>): P
   const stores: PostgresStore[] = [];
   const db: Db = {
     url,
+    holdLock: (seconds) => {
+      const query = `BEGIN; SELECT pg_advisory_xact_lock(${CHANGE_LOCK}); SELECT pg_sleep(${seconds}); COMMIT;`;
+      const holder = spawn(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', server.dir, '-p', String(server.port), '-U', 'postgres', '-d', name, '-c', query], { stdio: 'ignore' });
+      return new Promise((resolve) => holder.on('close', () => resolve()));
+    },
     sql: (query) => {
       const result = spawnSync(psql, ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', server.dir, '-p', String(server.port), '-U', 'postgres', '-d', name, '-c', query], { encoding: 'utf8' });
       if (result.status !== 0) throw new Error(`psql: ${result.stderr || result.error?.message}`);
@@ -118,6 +125,25 @@ transact('a job added behind the store with an id that fn adds too: a conflict, 
     assert.instance(error, QueueError);
     assert.is((error as QueueError).code, 'conflict');
     assert.equal((await store.readAllJobs()).map((entry) => [entry.id, entry.command]), [['a', 'true'], ['x', 'behind']]);
+  });
+});
+
+transact('after waiting for the change lock, fn sees the database clock as it is then, and a claim gets its whole lease', async (context) => {
+  await withDb(context, async (db) => {
+    const store = db.store();
+    await add(store, job({ id: 'a' }));
+    const held = db.holdLock(3);
+    await waitFor(() => db.sql(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`) === '1', { what: 'psql to hold the lock' });
+    const began = Date.now();
+    const lag = await store.transact((doc) => {
+      doc.jobs = doc.jobs.map((entry) => ({ ...entry, state: 'processing' as const, owner: other(1), started_at: store.now().toISOString() }));
+      return Date.now() - store.now().getTime();
+    });
+    await held;
+    assert.ok(Date.now() - began >= 1_500, 'the transaction waited for the lock');
+    assert.ok(Math.abs(lag) < 1_000, `the store's clock in fn was ${lag}ms behind this host's`);
+    const left = Number(db.sql(`SELECT extract(epoch FROM lease_until - clock_timestamp()) FROM queuectl_jobs WHERE id = 'a'`));
+    assert.ok(left > store.lease.seconds - 1.5, `the claim's lease has ${left}s left of ${store.lease.seconds}s`);
   });
 });
 
