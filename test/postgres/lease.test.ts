@@ -97,6 +97,34 @@ pgScenario('a stopped supervisor: its worker kills the job before the lease runs
   assert.is(s.q('list', '--json').status, 0);
 });
 
+pgScenario('a supervisor stopped right after its first claim, before its first renewal: the job is killed all the same', async (s) => {
+  const runs = s.path('runs.txt');
+  const watch = s.watchRuns();
+  // The job is there before the supervisor starts, so that its fresh worker gets it at once. A
+  // 15s lease: the first renewal comes 3s after the start, the job starts well before it.
+  const lease = { QUEUECTL_LEASE: '15s' };
+  s.enqueue({ id: 'early', command: lockedCommand('early', runs, s.path('early.lock'), firstRunLasts(60, 0.5, s.path('ran-once'))) });
+  const a = await s.start(1, lease);
+  await waitFor(() => readRuns(runs).get('early')?.length === 1, { interval: 5, what: 'the job to start on supervisor A' });
+  process.kill(a.pid, 'SIGSTOP');
+  const stoppedAt = Date.now();
+  const first = readRuns(runs).get('early')![0]!;
+  try {
+    assert.is(s.db!.sql(`SELECT heartbeat_at = started_at FROM queuectl_supervisors WHERE pid = ${a.pid}`).trim(), 't', 'A was stopped before its first renewal');
+    await waitFor(() => !groupAlive(first.group), { timeout: 20_000, interval: 10, what: "A's worker to kill the job though it never had a renewal" });
+    const killedAfter = Date.now() - stoppedAt;
+    assert.ok(killedAfter < 15_000, `the run was killed ${killedAfter}ms after A stopped: before the 15s lease could run out`);
+    const b = await s.start(1, lease);
+    await s.waitJob('early', (job) => job.state === 'completed', 'to complete on supervisor B', 30_000);
+    await b.waitLog(/job early recovered/);
+  } finally {
+    process.kill(a.pid, 'SIGCONT');
+  }
+  watch.stop();
+  assert.equal(watch.overlaps, [], 'no two runs of the job were ever alive at once');
+  assert.not.ok(fs.existsSync(`${runs}.overlap`), 'no run found the lock taken');
+});
+
 pgScenario('worker stop from another directory and store home stops every supervisor, through the database', async (s) => {
   const a = await s.start(1, LEASE);
   const b = await s.start(2, LEASE);
