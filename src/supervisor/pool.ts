@@ -80,11 +80,6 @@ export class Pool {
     return true;
   }
 
-  /** Sends `message` to every connected worker. */
-  broadcast(message: ToWorker): void {
-    for (const slot of this.slots) this.send(slot, message);
-  }
-
   send(slot: Slot, message: ToWorker): void {
     // A worker may die between the check and the write (Ctrl+C reaches a worker that is still
     // starting, before it ignores SIGINT): its 'exit' event is what deals with that, not a crash.

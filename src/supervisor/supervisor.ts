@@ -70,6 +70,8 @@ export class Supervisor {
   private again = false;
   private lastError = '';
   private renewError = '';
+  /** When the last renewal that succeeded began (registering is the first); what workers' fences count from. */
+  private renewedAt: number | null = null;
   private timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
@@ -86,7 +88,10 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.pool = new Pool(options.count, {
-      ready: () => {
+      ready: (slot) => {
+        // A new worker (at start, or replacing one that died) is fenced before its first job, not
+        // only from the next renewal on: a supervisor stopped meanwhile must not leave it unfenced.
+        this.sendLease(slot);
         this.fill();
         this.wake();
       },
@@ -141,7 +146,9 @@ export class Supervisor {
     // A broken store (a hand-edited jobs.json, an unreachable database) is reported now, not once per poll.
     await this.store.readJobs();
     const record: SupervisorRecord = { ...this.self, started_at: new Date().toISOString(), count: this.options.count, cwd: this.store.home.dir, phase: 'running' };
+    const registering = Date.now();
     this.registration = await this.store.register(record);
+    this.renewedAt = registering;
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => this.onSignal(signal));
     // Someone else's change (a cancel above all) is looked at now, not after a batching pause:
     // a cancelled job waiting here must not be sent to a worker that comes free meanwhile.
@@ -174,14 +181,21 @@ export class Supervisor {
       const { stop } = await registration.renew(this.phase);
       if (this.renewError) this.log('lease renewed again');
       this.renewError = '';
-      const fence = registration.fenceMs;
-      if (fence !== null) this.pool.broadcast({ type: 'lease', validForMs: Math.max(0, began + fence - Date.now()) });
+      this.renewedAt = began;
+      for (const slot of this.pool.slots) this.sendLease(slot);
       if (stop) this.onStopRequest(stop);
     } catch (error) {
       const message = (error as Error).message;
       if (message !== this.renewError) this.log(`cannot renew the lease (running jobs are stopped if this goes on): ${message}`);
       this.renewError = message;
     }
+  }
+
+  /** Tells a worker how long its run may go on without another renewal (PostgreSQL only). */
+  private sendLease(slot: Slot): void {
+    const fence = this.registration?.fenceMs ?? null;
+    if (fence === null || this.renewedAt === null) return;
+    this.pool.send(slot, { type: 'lease', validForMs: Math.max(0, this.renewedAt + fence - Date.now()) });
   }
 
   /** `worker stop` from any host: a drain, or a forced stop, as the first and second signals do. */

@@ -9,7 +9,9 @@
  * Transactions are short: nothing waits on a job while one is open.
  *
  * Times come from the database: `now()` is the database's clock as last measured, and leases
- * are compared with the database's `now()` in SQL.
+ * are compared with the database's `now()` in SQL. Inside a change the clock is read with
+ * `clock_timestamp()`, not `now()`: `now()` is when the transaction began, before it waited for
+ * the change lock, and a claim written after a long wait would get a lease already partly spent.
  */
 import type { Notification, Pool, PoolClient } from 'pg';
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSources, type Config } from '../../lifecycle/config.ts';
@@ -26,7 +28,7 @@ import { leaseSettings, type LeaseSettings } from './lease.ts';
 import { migrate } from './schema.ts';
 
 /** Every change takes this transaction-scoped advisory lock: changes are serial, as in the file store. */
-const CHANGE_LOCK = 0x71637478;
+export const CHANGE_LOCK = 0x71637478;
 /** The channel of change notifications; the payload names the process that committed. */
 export const CHANGES_CHANNEL = 'queuectl_changes';
 /** The payload of the notification that asks supervisors to look at their stop requests now. */
@@ -180,7 +182,7 @@ export class PostgresStore implements Store {
              (SELECT value FROM queuectl_meta WHERE key = 'queues') AS queues,
              (SELECT value FROM queuectl_meta WHERE key = 'schedules') AS schedules,
              (SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM queuectl_jobs WHERE archived GROUP BY state) AS c) AS archived,
-             now() AS now`);
+             clock_timestamp() AS now`);
     const row = result.rows[0]!;
     this.offsetMs = row.now.getTime() - Date.now();
     const doc: JobsDocument = { version: FORMAT_VERSION, jobs: row.jobs.map(decodeJob) };
@@ -256,7 +258,7 @@ export class PostgresStore implements Store {
                 claimed_by = CASE WHEN r.doc->>'state' = 'processing' THEN concat_ws('/', r.doc#>>'{owner,host}', r.doc#>>'{owner,pid}', r.doc#>>'{owner,started}') END,
                 lease_until = CASE WHEN r.doc->>'state' <> 'processing' THEN NULL
                                    WHEN j.state = 'processing' AND j.doc->'owner' = r.doc->'owner' AND j.doc->'started_at' = r.doc->'started_at' THEN j.lease_until
-                                   ELSE now() + make_interval(secs => $2) END
+                                   ELSE clock_timestamp() + make_interval(secs => $2) END
            FROM (SELECT e->'doc' AS doc, e->'old' AS old FROM jsonb_array_elements($1::jsonb) AS e) AS r
           WHERE j.id = r.doc->>'id' AND j.doc = r.old AND NOT j.archived`,
         [`[${changed.map((row) => `{"old":${row.old},"doc":${row.doc}}`).join(',')}]`, lease],
@@ -280,7 +282,7 @@ export class PostgresStore implements Store {
         `INSERT INTO queuectl_jobs (doc, claimed_by, lease_until)
          SELECT r.doc,
                 CASE WHEN r.doc->>'state' = 'processing' THEN concat_ws('/', r.doc#>>'{owner,host}', r.doc#>>'{owner,pid}', r.doc#>>'{owner,started}') END,
-                CASE WHEN r.doc->>'state' = 'processing' THEN now() + make_interval(secs => $2) END
+                CASE WHEN r.doc->>'state' = 'processing' THEN clock_timestamp() + make_interval(secs => $2) END
            FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(doc, n) ORDER BY r.n
          ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, archived = false, seq = nextval(pg_get_serial_sequence('queuectl_jobs', 'seq')),
                 claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { parseDuration } from '../../../lifecycle/duration.ts';
 import { QueueError } from '../../../lifecycle/error.ts';
-import { HOST } from '../../../supervisor/proc.ts';
+import { HOST, isRunning } from '../../../supervisor/proc.ts';
 import type { SupervisorRecord } from '../../../store/store.ts';
 import type { Job } from '../../../lifecycle/job.ts';
 import { changeOrTimeout } from '../../watch.ts';
@@ -45,7 +45,9 @@ export class WorkerStopCommand extends QueueCommand {
     while (running.length > 0 && Date.now() < deadline) {
       await changeOrTimeout(this.store, [], 100);
       const live = new Set((await this.store.supervisors()).map(key));
-      running = running.filter((record) => live.has(key(record)));
+      // A supervisor leaves the store a moment before its process exits (it closes its
+      // connections first): on this host, the process itself is waited for too.
+      running = running.filter((record) => live.has(key(record)) || (record.host === HOST && isRunning(record)));
       if (running.length > 0 && Date.now() - said >= PROGRESS_MS) {
         said = Date.now();
         this.context.stderr.write(`queuectl: ${await this.describeWait(running)}\n`);
