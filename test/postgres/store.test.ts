@@ -353,7 +353,7 @@ watch('wakes on another store\'s change (own=false) and on its own (own=true); a
     const writer = db.store();
     await listener.readJobs();
     const heard: boolean[] = [];
-    const stop = listener.watch((own) => heard.push(own));
+    const stop = listener.watch(({ own }) => heard.push(own));
     const listening = () => db.sql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'queuectl listen ${process.pid}'`);
     const first = await waitFor(listening, { what: 'the LISTEN connection' });
 

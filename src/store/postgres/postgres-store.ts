@@ -21,7 +21,7 @@ import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifec
 import { HOST, isRunning } from '../../supervisor/proc.ts';
 import { jobsToArchive } from '../file/archive.ts';
 import { ensureHome, projectDir, type Home } from '../home.ts';
-import type { Change, Phase, Registration, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
+import type { Change, Phase, Registration, StopRequest, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
 import { connectionError, openPool, parseTarget, describeTarget, inTransaction } from './connect.ts';
 import { decodeJob, encodeJob } from './jobs.ts';
 import { leaseSettings, type LeaseSettings } from './lease.ts';
@@ -342,23 +342,36 @@ export class PostgresStore implements Store {
       );
     };
     await this.withClient((client) => upsert(client, record.phase ?? 'running'));
+    let gone = false;
+    let renewing: Promise<unknown> = Promise.resolve();
     return {
       renewEveryMs: this.lease.renewMs,
       fenceMs: this.lease.fenceMs,
-      renew: (phase: Phase) =>
-        this.withClient(async (client) => {
+      renew: (phase: Phase) => {
+        if (gone) return Promise.resolve({ stop: null });
+        const renewal = this.withClient(async (client) => {
           const result = await client.query<{ stop_requested: boolean; stop_force: boolean; now: Date }>(
             `UPDATE queuectl_supervisors SET phase = $2, heartbeat_at = now(), lease_until = now() + make_interval(secs => $3)
               WHERE id = $1 RETURNING stop_requested, stop_force, now() AS now`,
             [id, phase, this.lease.seconds],
           );
-          if (result.rowCount === 0) await upsert(client, phase);
+          // A row cleared by someone else is written again; one this supervisor removed is not.
+          if (result.rowCount === 0 && !gone) await upsert(client, phase);
           await client.query(`UPDATE queuectl_jobs SET lease_until = now() + make_interval(secs => $2) WHERE claimed_by = $1 AND state = 'processing'`, [id, this.lease.seconds]);
           const row = result.rows[0];
           if (row) this.offsetMs = row.now.getTime() - Date.now();
-          return { stop: row?.stop_force ? 'force' : row?.stop_requested ? 'drain' : null };
-        }),
-      unregister: () => this.withClient(async (client) => void (await client.query('DELETE FROM queuectl_supervisors WHERE id = $1', [id]))),
+          const stop: StopRequest | null = row?.stop_force ? 'force' : row?.stop_requested ? 'drain' : null;
+          return { stop };
+        });
+        renewing = renewal.catch(() => undefined);
+        return renewal;
+      },
+      unregister: async () => {
+        gone = true;
+        // A renewal under way would write the row again after it is deleted.
+        await renewing;
+        await this.withClient(async (client) => void (await client.query('DELETE FROM queuectl_supervisors WHERE id = $1', [id])));
+      },
     };
   }
 
