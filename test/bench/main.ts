@@ -160,7 +160,7 @@ if (wanted('pickup')) {
       pass: idle.primaryKb / idle.nodeKb <= 2,
     });
     notes.push(`idle RSS: VmRSS read 1 s after the last pickup job, every worker having run jobs; the bare \`node\` sits in a timer after start-up`);
-    notes.push(`pickup: from \`queuectl enqueue\` returning to the job's \`date +%s%N\`; baseline: \`sh -c 'date +%s%N > f'\` spawned directly (the floor: a job's own start); max ${ms(Math.max(...latencies))}`);
+    notes.push(`pickup: from \`queuectl enqueue\` returning to the job's \`date +%s%N\`; baseline: \`sh -c 'date +%s%N > f'\` spawned directly (the floor: a job's own start); max ${ms(Math.max(...latencies))}; a negative figure is a job that started before \`enqueue\` had exited (the supervisor sees the new jobs.json at its rename, while \`enqueue\` still syncs the directory, releases the lock and exits)`);
   }, [`${label}: median`, `${label}: p95`, 'idle supervisor: RSS of each worker', 'idle supervisor: RSS of the primary']);
 }
 
