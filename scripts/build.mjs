@@ -63,6 +63,8 @@ await Promise.all([
     entryPoints: [path.join(root, 'src', 'main.ts')],
     outfile: path.join(dist, 'cli.js'),
     plugins: [lazyClipanion],
+    // pg's optional native binding: pg falls back to JavaScript without it.
+    external: ['pg-native'],
     // pool.ts finds worker-main.js beside the bundle.
     define: { 'import.meta.url': '__queuectlUrl' },
     banner: { js: 'var __queuectlUrl = require("node:url").pathToFileURL(__filename).href;' },
