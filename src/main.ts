@@ -1,8 +1,8 @@
-#!/usr/bin/env node
 /** The composition root: real argv, environment and clock go in; an exit status comes out. */
 import { commandNames, createCli } from './cli/cli.ts';
 import { clockFrom } from './lifecycle/clock.ts';
 import type { QueueContext } from './cli/commands/base.ts';
+import { directStderr, directStdout } from './cli/output.ts';
 import { explainParseError, groupListing, isGroup } from './cli/usage.ts';
 
 /**
@@ -29,7 +29,7 @@ export function helpAsOption(argv: readonly string[]): string[] {
 async function main(rawArgv: string[]): Promise<number> {
   const argv = protectNegativeNumbers(helpAsOption(rawArgv));
   if (argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h') && isGroup(argv[0], commandNames())) {
-    process.stdout.write(`Usage: queuectl ${argv[0]} <subcommand>; each one's --help says more\n\n${groupListing(argv[0]!, commandNames())}`);
+    directStdout.write(`Usage: queuectl ${argv[0]} <subcommand>; each one's --help says more\n\n${groupListing(argv[0]!, commandNames())}`);
     return 0;
   }
   const cli = createCli(argv);
@@ -38,8 +38,8 @@ async function main(rawArgv: string[]): Promise<number> {
     get stdin() {
       return process.stdin;
     },
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: directStdout,
+    stderr: directStderr,
     env: process.env,
     colorDepth: 1,
     cwd: process.cwd(),
@@ -51,18 +51,14 @@ async function main(rawArgv: string[]): Promise<number> {
     command = cli.process(argv, context);
   } catch (error) {
     // clipanion would print usage errors on stdout with status 1; they belong on stderr, status 2.
-    process.stderr.write(`queuectl: ${explainParseError(error as Error, argv, commandNames(), cli.definitions())}\n`);
+    directStderr.write(`queuectl: ${explainParseError(error as Error, argv, commandNames(), cli.definitions())}\n`);
     return 2;
   }
   return cli.run(command, context);
 }
 
-// `queuectl list | head` closes the pipe early: that is the reader's choice, not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    process.exit(process.exitCode ?? 0);
-  });
-}
-
-process.exitCode = await main(process.argv.slice(2));
+/** Settles with the exit status once the command has run (the code cache warm-up waits for it). */
+export const done = main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  return code;
+});

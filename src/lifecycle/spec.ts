@@ -2,7 +2,6 @@
  * What a user may say about a new job, in a JSON spec or with flags, validated into a NewJob.
  * Everything is checked before anything is written: bad input changes no file.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { defaultTimeout, exitCodeList, runCount, type Config } from './config.ts';
 import { parseDuration } from './duration.ts';
@@ -21,10 +20,13 @@ export interface SpecContext {
   now: Date;
 }
 
-/** Ten characters of base 36: short enough to type, random enough never to collide in practice. */
+/**
+ * Ten characters of base 36: short enough to type, random enough never to collide in practice.
+ * The global Web Crypto is loaded on first use, so commands that make no id never load it.
+ */
 export function generateId(): string {
   const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
-  return Array.from(crypto.randomBytes(10), (byte) => alphabet[byte % 36]).join('');
+  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(10)), (byte) => alphabet[byte % 36]).join('');
 }
 
 /** Quotes one word for `sh` only when it needs it. */

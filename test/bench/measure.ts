@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchWatch, type Progress } from './progress.ts';
-import { bareDrain, now, queuectl, RssSampler, sleep, Supervisor, temporary, timeNode } from './procs.ts';
+import { bareDrain, idleNodeRssKb, now, queuectl, rssTreeKb, RssSampler, sleep, Supervisor, temporary, timeNode } from './procs.ts';
 import { mean, median, percentile } from './stats.ts';
 import { copyStore } from './store.ts';
 
@@ -45,8 +45,12 @@ export interface DrainResult {
   ms: number;
   timedOut: boolean;
   jobsPerSec: number;
+  /** The plain loop: output ignored, one process group. */
   bareJobsPerSec: number;
   bareMs: number[];
+  /** The loop with queuectl's isolation: own process group, output appended to a log file. */
+  isolatedJobsPerSec: number;
+  isolatedMs: number[];
   peakRssKb: number;
   peakPrimaryKb: number;
   peakChildren: number;
@@ -83,6 +87,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     fs.writeFileSync(path.join(dir, 'jobs.jsonl'), jsonLines('drain', options.jobs, 'true'));
     queuectl(['enqueue', '--file', 'jobs.jsonl'], dir);
     const bareMs = [await bareDrain(options.jobs, options.count, 'true', dir)];
+    const isolatedMs = [await bareDrain(options.jobs, options.count, 'true', dir, 'isolated')];
 
     const batch = new BatchWatch(path.join(home, 'jobs.json'), `drain-${pad(0)}`);
     watcher = fs.watch(home);
@@ -106,6 +111,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     const done = options.jobs - last.unfinished;
     await supervisor.stop(options.stopGraceMs);
     const sizeAfter = fs.statSync(path.join(home, 'jobs.json')).size;
+    isolatedMs.push(await bareDrain(options.jobs, options.count, 'true', dir, 'isolated'));
     bareMs.push(await bareDrain(options.jobs, options.count, 'true', dir));
     return {
       jobs: options.jobs,
@@ -116,6 +122,8 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
       jobsPerSec: (done / ms) * 1000,
       bareJobsPerSec: (options.jobs / mean(bareMs)) * 1000,
       bareMs,
+      isolatedJobsPerSec: (options.jobs / mean(isolatedMs)) * 1000,
+      isolatedMs,
       peakRssKb,
       peakPrimaryKb: sampler.peakPrimaryKb,
       peakChildren: sampler.peakChildren,
@@ -166,6 +174,8 @@ async function waitFinished(batch: BatchWatch, timeoutMs = 30_000): Promise<void
 export interface PickupResult {
   latencies: number[];
   baselines: number[];
+  /** VmRSS of the idle supervisor once the samples are done, and of a bare idle `node`. */
+  idle: { primaryKb: number; workersKb: number[]; nodeKb: number };
 }
 
 /**
@@ -202,8 +212,13 @@ export async function pickup(samples: number, count: number): Promise<PickupResu
       await waitFinished(new BatchWatch(path.join(home, 'jobs.json'), `pick-${pad(i)}`));
       await sleep(100);
     }
+    // Idle with every worker having run jobs: what a supervisor holds between bursts.
+    await sleep(1_000);
+    const tree = rssTreeKb(supervisor.pid);
+    if (tree.children.length !== count) throw new Error(`expected ${count} workers, found ${tree.children.length}`);
+    const idle = { primaryKb: tree.primary, workersKb: tree.children, nodeKb: await idleNodeRssKb() };
     await supervisor.stop();
-    return { latencies, baselines };
+    return { latencies, baselines, idle };
   } finally {
     supervisor?.kill();
     cleanup();
@@ -232,6 +247,28 @@ export function cliTimes(runs: number, finished: number): CliResult {
       status.push(queuectl(['status'], dir).ms);
     }
     return { enqueueMs: median(enqueue), statusMs: median(status), nodeMs: median(node) };
+  } finally {
+    cleanup();
+  }
+}
+
+/** `list --json` of every job in a store of `finished` jobs against `node -e 0`, interleaved; medians. */
+export function listTimes(runs: number, finished: number): { listMs: number; nodeMs: number; bytes: number } {
+  const { dir, home, cleanup } = project(`list-${finished}`);
+  try {
+    copyStore(home, finished);
+    const list: number[] = [];
+    const node: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < runs; i++) {
+      node.push(timeNode(['-e', '0'], dir).ms);
+      const result = queuectl(['list', '--json'], dir);
+      list.push(result.ms);
+      bytes = result.stdout.length;
+      const listed = (JSON.parse(result.stdout) as unknown[]).length;
+      if (listed !== finished) throw new Error(`list --json printed ${listed} jobs, expected ${finished}`);
+    }
+    return { listMs: median(list), nodeMs: median(node), bytes };
   } finally {
     cleanup();
   }

@@ -191,37 +191,72 @@ export class RssSampler {
   }
 }
 
-/** The bare spawn loop, run in a fresh Node process of its own; prints its wall time in ms. */
+/**
+ * The bare spawn loop, run in a fresh Node process of its own; prints its wall time in ms.
+ * `ignore`: output discarded, same process group. `isolated`: what queuectl does for each job
+ * and nothing else: its own process group, stdout and stderr appended to a log file of its own.
+ */
 const BARE_LOOP = `
 const { spawn } = require('node:child_process');
-const [total, concurrency, command] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+const fs = require('node:fs');
+const [total, concurrency, command, logs] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3], process.argv[4]];
+if (logs) fs.mkdirSync(logs, { recursive: true });
 const start = process.hrtime.bigint();
 let started = 0;
 let finished = 0;
 const next = () => {
   if (started >= total) return;
-  started++;
-  spawn('/bin/sh', ['-c', command], { stdio: 'ignore' }).on('exit', () => {
+  const i = started++;
+  const log = logs ? fs.openSync(logs + '/' + i + '.log', 'a', 0o600) : null;
+  const options = log === null ? { stdio: 'ignore' } : { stdio: ['ignore', log, log], detached: true };
+  spawn('/bin/sh', ['-c', command], options).on('exit', () => {
     if (++finished === total) console.log(Number(process.hrtime.bigint() - start) / 1e6);
     else next();
   });
+  if (log !== null) fs.closeSync(log);
 };
 for (let i = 0; i < Math.min(concurrency, total); i++) next();
 `;
+
+export type BareMode = 'ignore' | 'isolated';
 
 /**
  * Runs `/bin/sh -c COMMAND` `total` times, `concurrency` at a time: the floor for a drain. It runs
  * in a fresh process, like a supervisor's worker: forking from this one, whose heap holds the
  * stores it built, would be slower and flatter the ratio.
  */
-export function bareDrain(total: number, concurrency: number, command: string, cwd: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', BARE_LOOP, String(total), String(concurrency), command], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+export function bareDrain(total: number, concurrency: number, command: string, cwd: string, mode: BareMode = 'ignore'): Promise<number> {
+  const logs = mode === 'isolated' ? fs.mkdtempSync(path.join(cwd, 'bare-logs-')) : '';
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', BARE_LOOP, String(total), String(concurrency), command, logs], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 && Number(out) > 0 ? resolve(Number(out)) : reject(new Error(`the bare spawn loop exited ${code}: ${out}`))));
+  }).finally(() => {
+    if (logs) fs.rmSync(logs, { recursive: true, force: true });
   });
+}
+
+/** The RSS of a bare Node process that has started and sits idle (the floor for any of ours). */
+export async function idleNodeRssKb(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', "setTimeout(() => console.log('idle'), 200); setInterval(() => {}, 60_000)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.on('error', reject);
+      child.on('exit', (code) => reject(new Error(`the idle node exited ${code}`)));
+    });
+    await sleep(300);
+    return vmRssKb(child.pid as number);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** VmRSS of a process and of each of its direct children, in kB. */
+export function rssTreeKb(pid: number): { primary: number; children: number[] } {
+  return { primary: vmRssKb(pid), children: childrenOf(pid).map(vmRssKb) };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

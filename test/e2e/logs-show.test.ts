@@ -169,6 +169,31 @@ scenario(logs, 'output that does not end with a newline still gets its header wi
   assert.is(s.ok('logs', 'partial'), `${header(job, 0)}\nno newline\n`);
 });
 
+scenario(logs, 'output beyond log-max-bytes is cut with a note, whether it comes at once or while the job runs on', async (s) => {
+  s.ok('config', 'set', 'log-max-bytes', '1024');
+  // 5,000 bytes at once, then a last line that falls beyond the cap.
+  s.ok('enqueue', '--id', 'burst', '--max-retries', '1', '--', 'yes 0123456789 | head -c 5000; echo last words >&2; exit 3');
+  // Output that keeps coming for longer than the checks while it runs (every 100 ms).
+  s.ok('enqueue', '--id', 'stream', '--', 'i=0; while [ $i -lt 40 ]; do yes abcdefghi | head -c 2000; sleep 0.02; i=$((i+1)); done');
+  await s.start(2);
+  const burst = await s.waitJob('burst', (j) => j.state === 'dead', 'to be dead');
+  await s.waitJob('stream', (j) => j.state === 'completed', 'to complete');
+  const kept = '0123456789\n'.repeat(94).slice(0, 1024);
+  assert.is(s.ok('logs', 'burst', '--raw'), `${kept}\n[queuectl: output cut at 1024 bytes]\n`);
+  assert.is(burst.last_error, 'exit code 3', 'the last line was cut: no line is quoted');
+  const stream = fs.readFileSync(s.path('.queuectl', 'logs', 'stream.log'), 'utf8');
+  assert.ok(stream.includes(`\n${'abcdefghi\n'.repeat(103).slice(0, 1024)}\n[queuectl: output cut at 1024 bytes]\n--- queuectl: attempt 1 ended `), stream.slice(0, 2000));
+  assert.ok(stream.length < 1024 + 400, `${stream.length} bytes in the log`);
+});
+
+scenario(logs, 'stdout and stderr keep their order in the log, and the last line of output is in last_error', async (s) => {
+  s.ok('enqueue', '--id', 'mixed', '--max-retries', '1', '--', 'echo one; echo two >&2; echo three; echo "it broke" >&2; exit 5');
+  await s.start(1);
+  const job = await s.waitJob('mixed', (j) => j.state === 'dead', 'to be dead');
+  assert.is(s.ok('logs', 'mixed', '--raw'), 'one\ntwo\nthree\nit broke\n');
+  assert.is(job.last_error, 'exit code 5: it broke');
+});
+
 scenario(logs, 'an unknown id exits 3', async (s) => {
   s.ok('enqueue', '--id', 'known', '--', 'true');
   const result = s.q('logs', 'nosuch');

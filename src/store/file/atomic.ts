@@ -8,7 +8,6 @@
  * fence is checked, and only then does our own rename put it in place, followed by a directory
  * fsync. Leftover staging and temp files are swept under the lock.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { QueueError } from '../../lifecycle/error.ts';
@@ -78,8 +77,9 @@ function modeFor(file: string): number {
 
 export const PRIVATE_FILE = 0o600;
 
+/** The pid and 32 random bits (not node:crypto: loading it costs every command start-up time). */
 function stagingName(file: string): string {
-  return `${file}.next.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+  return `${file}.next.${process.pid}.${Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, '0')}`;
 }
 
 /**
@@ -124,7 +124,7 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
     throw ioError('replace', file, error as NodeJS.ErrnoException);
   }
   failpoint('after-rename');
-  syncDirectory(path.dirname(file));
+  await syncDirectoryAsync(path.dirname(file));
 }
 
 /**
@@ -150,6 +150,19 @@ export function replaceFileSync(file: string, text: string): void {
     throw ioError('write', file, error as NodeJS.ErrnoException);
   }
   syncDirectory(path.dirname(file));
+}
+
+/**
+ * The directory fsync that makes the rename durable, off the event loop: a supervisor's commit
+ * waits for it, but meanwhile its workers' reports are taken and waiting jobs handed out.
+ */
+function syncDirectoryAsync(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(dir, 'r', (openError, fd) => {
+      if (openError) return reject(openError);
+      fs.fsync(fd, (syncError) => fs.close(fd, () => (syncError ? reject(syncError) : resolve())));
+    });
+  });
 }
 
 function syncDirectory(dir: string): void {
