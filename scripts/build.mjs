@@ -42,6 +42,22 @@ const lazyClipanion = {
   },
 };
 
+/**
+ * proper-lockfile uses graceful-fs only as the default for its `fs` option, which src/store/file/
+ * lock.ts always gives; loading it anyway costs every command that takes the lock the assert and
+ * stream modules, and it replaces the process's own `fs.close` and `fs.closeSync` with queueing
+ * wrappers. Plain node:fs stands in for it.
+ */
+const noGracefulFs = {
+  name: 'no-graceful-fs',
+  setup(build) {
+    build.onResolve({ filter: /^graceful-fs$/ }, (args) =>
+      args.importer.includes(`${path.sep}proper-lockfile${path.sep}`) ? { path: 'graceful-fs', namespace: 'node-fs' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'node-fs' }, () => ({ contents: "module.exports = require('node:fs');", loader: 'js' }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -62,7 +78,7 @@ await Promise.all([
     ...common,
     entryPoints: [path.join(root, 'src', 'main.ts')],
     outfile: path.join(dist, 'cli.js'),
-    plugins: [lazyClipanion],
+    plugins: [lazyClipanion, noGracefulFs],
     // pg's optional native binding: pg falls back to JavaScript without it.
     external: ['pg-native'],
     // pool.ts finds worker-main.js beside the bundle.

@@ -143,8 +143,9 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
   // proper-lockfile removes the lock with `rmdir` in two places: when it judges the lock stale
   // (before it holds it), and when it releases it, even if a stall let a successor take it over
   // meanwhile (the update timer may not have noticed yet): both look before they remove.
-  const lockFs = {
-    ...fs,
+  // fs as the prototype, not spread: a spread reads every getter of fs (its streams, its promises
+  // API) and loads their modules.
+  const lockFs = Object.assign(Object.create(fs) as typeof fs, {
     utimes(path: fs.PathLike, atime: fs.TimeLike, mtime: Date, callback: (error: NodeJS.ErrnoException | null) => void) {
       const ms = mtime.getTime();
       mtimes.add(ms);
@@ -171,7 +172,7 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
       }
       setImmediate(() => callback(error));
     },
-  };
+  });
   const release = await retryWhileBusy(lockPath, options.timeoutMs, () =>
     lockStore(target, {
       lockfilePath: lockPath,
