@@ -217,6 +217,8 @@ if (wanted('postgres')) {
       for (const [label, drained] of [[labels[0], figures.postgres], [labels[1], figures.file]] as const) {
         rows.push({ measurement: label as string, queuectl: `${drained.jobsPerSec.toFixed(1)} jobs/s (${ms(drained.ms)})`, baseline: `${drained.bareJobsPerSec.toFixed(0)} jobs/s (bare loop, ${2 * scale.workers} at a time)`, ratio: ratio(drained.jobsPerSec / drained.bareJobsPerSec), target: '—', pass: null });
       }
+      const pickup = median(figures.pickupMs);
+      rows.push({ measurement: `PostgreSQL: pickup latency, idle supervisor (${scale.workers} workers), ${figures.pickupMs.length} jobs: median`, queuectl: ms(pickup), baseline: '—', ratio: '—', target: '≤ 100 ms', pass: pickup <= 100 });
       const { postgresMs, fileMs, nodeMs } = figures.enqueue;
       rows.push({ measurement: labels[2] as string, queuectl: ms(postgresMs), baseline: `${ms(fileMs)} (file store), ${ms(nodeMs)} (\`node -e 0\`)`, ratio: ratio(postgresMs / nodeMs), target: '—', pass: null });
       notes.push('PostgreSQL rows: a throwaway server on this machine (fsync off), reached over TCP on 127.0.0.1; the enqueue ratio is against `node -e 0`');

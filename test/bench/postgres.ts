@@ -22,6 +22,8 @@ export interface StoreDrain {
 export interface PostgresFigures {
   postgres: StoreDrain;
   file: StoreDrain;
+  /** From `enqueue` returning to the job's own first instruction, an idle supervisor waiting. */
+  pickupMs: number[];
   enqueue: { postgresMs: number; fileMs: number; nodeMs: number };
 }
 
@@ -112,10 +114,49 @@ export async function postgresFigures(jobs: number, runs: number): Promise<Postg
       run(['enqueue', '--', 'true'], fileDir, {});
       times.file.push(now() - b);
     }
-    return { postgres, file, enqueue: { postgresMs: median(times.postgres), fileMs: median(times.file), nodeMs: median(times.node) } };
+    const pickupMs = await pickupOn(dir, { QUEUECTL_DATABASE_URL: await server.createDatabase() }, runs);
+    return { postgres, file, pickupMs, enqueue: { postgresMs: median(times.postgres), fileMs: median(times.file), nodeMs: median(times.node) } };
   } finally {
     server?.stop();
     remove();
     removeFile();
+  }
+}
+
+/** The wall time a job wrote with `date +%s%N` into `file`, once it is there. */
+async function stampIn(file: string, timeoutMs = 10_000): Promise<number> {
+  const until = now() + timeoutMs;
+  for (;;) {
+    try {
+      const text = fs.readFileSync(file, 'utf8').trim();
+      if (text) return Number(BigInt(text) / 1000n) / 1000;
+    } catch {
+      // Not written yet.
+    }
+    if (now() > until) throw new Error(`no stamp in ${file} after ${timeoutMs} ms`);
+    await sleep(2);
+  }
+}
+
+/** Pickup latency on PostgreSQL: an idle supervisor with 4 workers, woken by LISTEN/NOTIFY. */
+async function pickupOn(dir: string, env: NodeJS.ProcessEnv, samples: number): Promise<number[]> {
+  const stamps = path.join(dir, 'stamps');
+  fs.mkdirSync(stamps, { recursive: true });
+  const supervisor = startSupervisor(dir, 4, env);
+  try {
+    const warm = path.join(stamps, 'warm');
+    run(['enqueue', '--', `date +%s%N > ${warm}`], dir, env);
+    await stampIn(warm, 30_000);
+    const latencies: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      await sleep(300);
+      const file = path.join(stamps, `pick-${i}`);
+      run(['enqueue', '--', `date +%s%N > ${file}`], dir, env);
+      const returned = Date.now();
+      latencies.push((await stampIn(file)) - returned);
+    }
+    return latencies;
+  } finally {
+    await stopAll([supervisor]);
   }
 }
