@@ -17,7 +17,7 @@ export interface LeaseSettings {
   fenceMs: number;
 }
 
-export const DEFAULT_LEASE_MS = 10_000;
+const DEFAULT_LEASE_MS = 10_000;
 
 /** QUEUECTL_LEASE (a duration, at least 2s) sets the lease; renewal and fence follow from it. */
 export function leaseSettings(env: NodeJS.ProcessEnv): LeaseSettings {

@@ -39,7 +39,7 @@ const FENCE_RETRIES = 5;
 class Fenced extends Error {}
 
 /** A supervisor's id in queuectl_supervisors and in jobs' `claimed_by`. */
-export function supervisorId(identity: { host: string; pid: number; started: string }): string {
+function supervisorId(identity: { host: string; pid: number; started: string }): string {
   return `${identity.host}/${identity.pid}/${identity.started}`;
 }
 
