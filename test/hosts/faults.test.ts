@@ -7,7 +7,7 @@
  */
 import * as assert from 'uvu/assert';
 import { findings, hostCluster, type HostCluster } from '../support/host-cluster.ts';
-import { hostsSuite } from '../support/hosts.ts';
+import { hostsSuite, type HostsContext } from '../support/hosts.ts';
 import { waitFor } from '../support/wait.ts';
 import { isAlive, type SupervisorProcess } from '../support/supervisor-proc.ts';
 
@@ -49,17 +49,48 @@ function assertRecoveredOnB(queue: HostCluster, id: string): void {
   assert.is(runs[1]!.code, 0);
 }
 
+/** A cluster for one scenario, closed whatever happens. */
+async function inCluster(context: HostsContext, body: (queue: HostCluster) => Promise<void>): Promise<void> {
+  const queue = await hostCluster(context);
+  try {
+    await body(queue);
+  } finally {
+    queue.close();
+  }
+}
+
+/** Job `long` running on host-a's supervisor, and host-b's supervisor started beside it. */
+async function longRunOnA(queue: HostCluster): Promise<{ a: SupervisorProcess; b: SupervisorProcess }> {
+  const a = queue.start(queue.a, 1);
+  queue.enqueue([{ id: 'long', command: queue.command('long', LONG_ON_A) }]);
+  await runStarted(queue, 'long', 'host-a');
+  return { a, b: queue.start(queue.b, 1) };
+}
+
+/**
+ * With host-a out of the queue (stopped, cut off), job `long` runs again on host-b and completes;
+ * then `heal` brings host-a back (whatever happened), and host-a is back in the queue (its lease
+ * renewed), then both are stopped gracefully: host-a records (or tries to) whatever it still holds.
+ */
+async function recoveredOnBThenHealed(queue: HostCluster, { a, b }: { a: SupervisorProcess; b: SupervisorProcess }, heal: () => void): Promise<void> {
+  try {
+    await runStarted(queue, 'long', 'host-b', RECOVERY_MS + 15_000);
+    await completed(queue, 'long', 10_000);
+  } finally {
+    heal();
+  }
+  await queue.renewedAfter(queue.a, Date.now());
+  await stopAll(queue, [a, b]);
+  assertRecoveredOnB(queue, 'long');
+}
+
 // ---
 
 const killed = hostsSuite('a supervisor killed with SIGKILL mid-job');
 
-killed('has its job re-run on the other host within 15 s, once, never beside its old run', async (context) => {
-  const queue = await hostCluster(context);
-  try {
-    const a = queue.start(queue.a, 1);
-    queue.enqueue([{ id: 'long', command: queue.command('long', LONG_ON_A) }]);
-    await runStarted(queue, 'long', 'host-a');
-    const b = queue.start(queue.b, 1);
+killed('has its job re-run on the other host within 15 s, once, never beside its old run', (context) =>
+  inCluster(context, async (queue) => {
+    const { a, b } = await longRunOnA(queue);
     a.child.kill('SIGKILL');
     const killedAt = Date.now() / 1000;
     const rerun = await runStarted(queue, 'long', 'host-b', RECOVERY_MS + 10_000);
@@ -67,10 +98,8 @@ killed('has its job re-run on the other host within 15 s, once, never beside its
     await completed(queue, 'long', 10_000);
     await stopAll(queue, [b]);
     assertRecoveredOnB(queue, 'long');
-  } finally {
-    queue.close();
-  }
-});
+  }),
+);
 
 killed.run();
 
@@ -78,30 +107,14 @@ killed.run();
 
 const frozen = hostsSuite('a supervisor stopped (SIGSTOP) past its lease');
 
-frozen('has its job re-run on the other host, its old run killed first, and its late result refused', async (context) => {
-  const queue = await hostCluster(context);
-  try {
-    const a = queue.start(queue.a, 1);
-    queue.enqueue([{ id: 'long', command: queue.command('long', LONG_ON_A) }]);
-    await runStarted(queue, 'long', 'host-a');
-    const b = queue.start(queue.b, 1);
+frozen('has its job re-run on the other host, its old run killed first, and its late result refused', (context) =>
+  inCluster(context, async (queue) => {
+    const both = await longRunOnA(queue);
     // The primary only: its workers and the job go on, and it is up to them to notice.
-    a.child.kill('SIGSTOP');
-    try {
-      await runStarted(queue, 'long', 'host-b', RECOVERY_MS + 15_000);
-      await completed(queue, 'long', 10_000);
-    } finally {
-      a.child.kill('SIGCONT');
-    }
-    const continued = Date.now();
-    // Back in the queue, then a graceful stop: host-a records (or tries to) whatever it still holds.
-    await queue.renewedAfter(queue.a, continued);
-    await stopAll(queue, [a, b]);
-    assertRecoveredOnB(queue, 'long');
-  } finally {
-    queue.close();
-  }
-});
+    both.a.child.kill('SIGSTOP');
+    await recoveredOnBThenHealed(queue, both, () => both.a.child.kill('SIGCONT'));
+  }),
+);
 
 frozen.run();
 
@@ -109,29 +122,13 @@ frozen.run();
 
 const partitioned = hostsSuite('a host cut off from the network mid-job');
 
-partitioned('has its job re-run on the other host, its old run killed first, and records nothing over it once back', async (context) => {
-  const queue = await hostCluster(context);
-  try {
-    const a = queue.start(queue.a, 1);
-    queue.enqueue([{ id: 'long', command: queue.command('long', LONG_ON_A) }]);
-    await runStarted(queue, 'long', 'host-a');
-    const b = queue.start(queue.b, 1);
+partitioned('has its job re-run on the other host, its old run killed first, and records nothing over it once back', (context) =>
+  inCluster(context, async (queue) => {
+    const both = await longRunOnA(queue);
     queue.hosts.cut(queue.a);
-    try {
-      await runStarted(queue, 'long', 'host-b', RECOVERY_MS + 15_000);
-      await completed(queue, 'long', 10_000);
-    } finally {
-      queue.hosts.restore(queue.a);
-    }
-    const restored = Date.now();
-    // Back in the queue, then a graceful stop: host-a records (or tries to) whatever it still holds.
-    await queue.renewedAfter(queue.a, restored);
-    await stopAll(queue, [a, b]);
-    assertRecoveredOnB(queue, 'long');
-  } finally {
-    queue.close();
-  }
-});
+    await recoveredOnBThenHealed(queue, both, () => queue.hosts.restore(queue.a));
+  }),
+);
 
 partitioned.run();
 

@@ -8,10 +8,9 @@ import os from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { queuectl } from '../support/cli.ts';
-import { freshDatabase, postgresMissing } from '../support/backend.ts';
 import { groupAlive } from '../support/supervisor-proc.ts';
 import { firstRunLasts, overlapsIn, readRuns, tracedCommand } from '../support/supervisor-runs.ts';
-import { Sandbox } from '../support/supervisor-sandbox.ts';
+import { scenario, type Sandbox } from '../support/supervisor-sandbox.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -20,30 +19,8 @@ const LEASE_MS = 2_000;
 
 const leases = suite('PostgreSQL leases, end to end');
 
-/** A test in a sandbox of its own on a fresh database (as `scenario` on PostgreSQL); skipped without PostgreSQL. */
-function pgScenario(name: string, body: (s: Sandbox) => Promise<void>): void {
-  const missing = postgresMissing();
-  if (missing) {
-    if (!skipSaid) process.stdout.write(`skipped: PostgreSQL lease tests: ${missing}\n`);
-    skipSaid = true;
-    leases.skip(name, async () => undefined);
-    return;
-  }
-  leases(name, async () => {
-    const s = new Sandbox();
-    try {
-      s.db = await freshDatabase();
-      await body(s);
-      if (process.env.E2E_VERBOSE) process.stderr.write(s.report());
-    } catch (error) {
-      process.stderr.write(s.report());
-      throw error;
-    } finally {
-      await s.close();
-    }
-  });
-}
-let skipSaid = false;
+/** A test in a sandbox of its own on a fresh database, whichever store the suite runs on; skipped without PostgreSQL. */
+const pgScenario = (name: string, body: (s: Sandbox) => Promise<void>): void => scenario(leases, name, body, { on: 'postgres' });
 
 /**
  * A traced run (start and end lines in `runs`) that also holds an exclusive flock on `lock` for

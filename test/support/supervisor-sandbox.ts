@@ -45,8 +45,8 @@ export class Sandbox {
   }
 
   /** On PostgreSQL: a fresh database for this scenario. */
-  async prepare(): Promise<void> {
-    if (BACKEND === 'postgres') this.db = await freshDatabase();
+  async prepare(backend: Backend = BACKEND): Promise<void> {
+    if (backend === 'postgres') this.db = await freshDatabase();
   }
 
   /** What every process of this sandbox gets in its environment. */
@@ -218,6 +218,8 @@ export interface ScenarioOptions {
    * (jobs.json edited by hand, PID files) is not run on PostgreSQL, and is not counted there.
    */
   backends?: readonly Backend[];
+  /** Runs the scenario on this store whatever the suite's store is (a test about PostgreSQL itself). */
+  on?: Backend;
 }
 
 /**
@@ -226,8 +228,9 @@ export interface ScenarioOptions {
  * PostgreSQL without a server installed, it is reported as skipped.
  */
 export function scenario(test: Test, name: string, body: (sandbox: Sandbox) => Promise<void>, options: ScenarioOptions = {}): void {
-  if (!(options.backends ?? ['file', 'postgres']).includes(BACKEND)) return;
-  const missing = BACKEND === 'postgres' ? postgresMissing() : null;
+  const backend = options.on ?? BACKEND;
+  if (!options.on && !(options.backends ?? ['file', 'postgres']).includes(BACKEND)) return;
+  const missing = backend === 'postgres' ? postgresMissing() : null;
   if (missing) {
     if (!reasonGiven) process.stdout.write(`skipped: the PostgreSQL runs of this file: ${missing}\n`);
     reasonGiven = true;
@@ -237,7 +240,7 @@ export function scenario(test: Test, name: string, body: (sandbox: Sandbox) => P
   test(name, async () => {
     const sandbox = new Sandbox();
     try {
-      await sandbox.prepare();
+      await sandbox.prepare(backend);
       await body(sandbox);
       if (process.env.E2E_VERBOSE) process.stderr.write(sandbox.report());
     } catch (error) {
