@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendArchive, archiveFile, jobsToArchive } from '../src/store/file/archive.ts';
+import { appendArchive, archiveFile } from '../src/store/file/archive.ts';
+import { jobsToArchive } from '../src/lifecycle/retention.ts';
 import { lookupJobs, readJobs, transact } from '../src/store/file/store.ts';
 import { FileStore } from '../src/store/file/file-store.ts';
 import { at, job } from './support/factory.ts';

@@ -1,15 +1,8 @@
 /** How jobs look to a person: relative times, one line per job. */
-import { formatDuration } from '../lifecycle/duration.ts';
-import { DEFAULT_QUEUE, type Job } from '../lifecycle/job.ts';
+import { relativeTime } from '../lifecycle/duration.ts';
+import { DEFAULT_QUEUE, runsOf, type Job } from '../lifecycle/job.ts';
 import { clip, renderTable } from './table.ts';
 import { waitingFor } from '../lifecycle/workflow.ts';
-
-export function relativeTime(iso: string, now: Date): string {
-  const delta = Date.parse(iso) - now.getTime();
-  const span = formatDuration(Math.abs(delta));
-  if (Math.abs(delta) < 50) return 'now';
-  return delta > 0 ? `in ${span}` : `${span} ago`;
-}
 
 /** What a job is waiting for, or when it last changed; `all` holds its dependencies. */
 export function jobWhen(job: Job, now: Date, all: ReadonlyMap<string, Job> = new Map()): string {
@@ -22,12 +15,6 @@ export function jobWhen(job: Job, now: Date, all: ReadonlyMap<string, Job> = new
   }
   if (job.state === 'processing' && job.started_at) return `started ${relativeTime(job.started_at, now)}`;
   return relativeTime(job.updated_at, now);
-}
-
-/** Runs had out of runs allowed: `max_retries` counts runs, so "2/3" is two runs of three. */
-export function runsOf(job: Job): string {
-  // A hand-made job with max_retries 0 still gets one run (finishJob); never show "1/0".
-  return `${job.attempts}/${Math.max(1, job.max_retries)}`;
 }
 
 /** Latest change first; among jobs changed at the same moment, the newer job first. */

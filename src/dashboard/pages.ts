@@ -1,11 +1,11 @@
 /** The dashboard's pages as pure functions: data in, HTML out. */
 import { formatDuration } from '../lifecycle/duration.ts';
-import { FINISHED_STATES, STATES, type Job, type State } from '../lifecycle/job.ts';
+import { FINISHED_STATES, runsOf, STATES, type Job, type State } from '../lifecycle/job.ts';
 import { fullJob } from '../lifecycle/jobfile.ts';
 import type { Window } from '../cli/metrics.ts';
 import type { QueueSummary } from '../lifecycle/queue.ts';
 import type { Summary, SupervisorSummary } from '../cli/summary.ts';
-import { relativeTime, runsOf } from '../cli/view.ts';
+import { relativeTime } from '../lifecycle/duration.ts';
 import { minuteChart } from './chart.ts';
 import { html, query, type Html } from './html.ts';
 import { actionButton, stateBadge, type PageContext } from './layout.ts';

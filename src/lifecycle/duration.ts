@@ -18,3 +18,11 @@ export function formatDuration(milliseconds: number): string {
   // again carries into the next unit: "1h".
   return ms(ms(ms(Math.round(milliseconds)) as ms.StringValue));
 }
+
+/** `in 2.00s`, `5m ago`, or `now`: how far `iso` is from `now`, as a person says it. */
+export function relativeTime(iso: string, now: Date): string {
+  const delta = Date.parse(iso) - now.getTime();
+  const span = formatDuration(Math.abs(delta));
+  if (Math.abs(delta) < 50) return 'now';
+  return delta > 0 ? `in ${span}` : `${span} ago`;
+}

@@ -323,3 +323,9 @@ export function placeByCreation(jobs: readonly Job[], added: readonly Job[]): Jo
   }
   return placed;
 }
+
+/** Runs had out of runs allowed: `max_retries` counts runs, so "2/3" is two runs of three. */
+export function runsOf(job: Job): string {
+  // A hand-made job with max_retries 0 still gets one run (finishJob); never show "1/0".
+  return `${job.attempts}/${Math.max(1, job.max_retries)}`;
+}

@@ -1,18 +1,15 @@
 /**
  * The store seam: every command, the supervisor and the dashboard reach the queue through one
  * `Store`, chosen once at start-up by `openStore`. The JSON file under `.queuectl/` is the
- * default; `QUEUECTL_DATABASE_URL` selects PostgreSQL, for supervisors on several hosts. Both
+ * default; `QUEUECTL_DATABASE_URL` selects PostgreSQL (`open.ts`), for supervisors on several hosts. Both
  * apply the same pure lifecycle functions: a change is always `transact(fn)` with a synchronous
  * `fn` over the jobs as they are now, under the backend's own serialization.
  */
 import type { Config, SettingKey, SettingSource } from '../lifecycle/config.ts';
 import type { Job } from '../lifecycle/job.ts';
 import type { JobDefaults, JobsDocument } from '../lifecycle/jobfile.ts';
-import type { ProcessIdentity } from '../supervisor/proc.ts';
-import { FileStore } from './file/file-store.ts';
-import { databaseUrl } from './postgres/connect.ts';
-import { PostgresStore } from './postgres/postgres-store.ts';
-import { checkHome, resolveHome, type Home } from './home.ts';
+import type { ProcessIdentity } from '../system/proc.ts';
+import type { Home } from './home.ts';
 
 /** running: claims jobs; draining: after a first signal, waits for its running jobs; forcing: after a second, interrupts them. */
 export const PHASES = ['running', 'draining', 'forcing'] as const;
@@ -124,14 +121,4 @@ export interface StoreOptions {
   now: () => Date;
   /** Told once when a change has created the file store, to say where. */
   created?: (dir: string) => void;
-}
-
-/** The store the environment asks for; a path that cannot be a store is refused here. */
-export function openStore(options: StoreOptions): Store {
-  const home = resolveHome(options.env, options.cwd);
-  const url = databaseUrl(options.env);
-  // Neither connects nor loads the pg driver until the first query.
-  if (url) return new PostgresStore(url, home, options);
-  checkHome(home);
-  return new FileStore({ home, env: options.env, now: options.now, created: options.created });
 }

@@ -10,7 +10,7 @@ import { holdsClaim, type Interrupted } from '../lifecycle/dispatch.ts';
 import type { Home } from '../store/home.ts';
 import type { Job, Owner } from '../lifecycle/job.ts';
 import { logInterruption } from './joblog.ts';
-import { findProcessesWithEnv, HOST, isRunning, signalGroup } from './proc.ts';
+import { findProcessesWithEnv, HOST, isRunning, signalGroup } from '../system/proc.ts';
 
 /** How long a dead supervisor's leftover job processes get between SIGTERM and SIGKILL. */
 export const ORPHAN_GRACE_MS = 2_000;

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunResult } from '../lifecycle/job.ts';
-import { signalGroup } from './proc.ts';
+import { signalGroup } from '../system/proc.ts';
 import { killMarked } from './recovery.ts';
 import { endMarker, interruptedMarker, setAsideOlderLog, startMarker } from './joblog.ts';
 

@@ -1,8 +1,8 @@
 /** The supervisor's log: one readable line per event, on stderr. */
 import type { Event } from '../lifecycle/dispatch.ts';
 import { formatDuration } from '../lifecycle/duration.ts';
-import { MAX_RECOVERIES } from '../lifecycle/job.ts';
-import { relativeTime, runsOf } from '../cli/view.ts';
+import { MAX_RECOVERIES, runsOf } from '../lifecycle/job.ts';
+import { relativeTime } from '../lifecycle/duration.ts';
 
 export function describeStart(pid: number, count: number, home: string): string {
   return `supervisor ${pid} started with ${count} worker${count === 1 ? '' : 's'} on ${home} (Ctrl+C or queuectl worker stop to drain)`;

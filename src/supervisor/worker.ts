@@ -6,7 +6,7 @@
  * It ignores terminal signals (Ctrl+C reaches the whole foreground group; the supervisor decides
  * what happens), and if the supervisor goes away it kills its job, whose result nobody could record.
  */
-import { failpoint } from '../store/failpoint.ts';
+import { failpoint } from '../system/failpoint.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { runJob, type Run, type RunRequest } from './runner.ts';
 

@@ -13,7 +13,7 @@ import { resolveHome } from '../../src/store/home.ts';
 import { encodeJob } from '../../src/store/postgres/jobs.ts';
 import { CHANGE_LOCK, PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { migrate, MIGRATIONS, schemaVersion } from '../../src/store/postgres/schema.ts';
-import { HOST, selfIdentity } from '../../src/supervisor/proc.ts';
+import { HOST, selfIdentity } from '../../src/system/proc.ts';
 import { job } from '../support/factory.ts';
 import { pgSuite, withClient, type PgContext } from '../support/postgres.ts';
 import { findServerBinaries } from '../support/postgres-server.ts';

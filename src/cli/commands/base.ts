@@ -1,6 +1,7 @@
 import { Command, type BaseContext } from 'clipanion';
 import { QueueError } from '../../lifecycle/error.ts';
-import { openStore, type Store } from '../../store/store.ts';
+import { openStore } from '../../store/open.ts';
+import type { Store } from '../../store/store.ts';
 
 export interface QueueContext extends BaseContext {
   env: NodeJS.ProcessEnv;

@@ -2,7 +2,7 @@ import { Option } from 'clipanion';
 import { parseDuration } from '../../lifecycle/duration.ts';
 import { invalid, QueueError } from '../../lifecycle/error.ts';
 import { cancelJob, findJob, isFinished, type Owner } from '../../lifecycle/job.ts';
-import { HOST, isRunning } from '../../supervisor/proc.ts';
+import { HOST, isRunning } from '../../system/proc.ts';
 import { killAll, runProcesses } from '../../supervisor/recovery.ts';
 import type { Store } from '../../store/store.ts';
 import { QueueCommand } from './base.ts';

@@ -5,7 +5,7 @@ import { MAX_RECOVERIES, type Job } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
 import { logFile } from '../../supervisor/joblog.ts';
 import { renderTable } from '../table.ts';
-import { relativeTime } from '../view.ts';
+import { relativeTime } from '../../lifecycle/duration.ts';
 import { shellQuote } from '../../lifecycle/spec.ts';
 import { waitingFor } from '../../lifecycle/workflow.ts';
 import { QueueCommand } from './base.ts';

@@ -7,7 +7,7 @@ import { changeOrTimeout } from '../watch.ts';
 import { STATES } from '../../lifecycle/job.ts';
 import { summarize } from '../summary.ts';
 import { renderTable, clip } from '../table.ts';
-import { relativeTime } from '../view.ts';
+import { relativeTime } from '../../lifecycle/duration.ts';
 import { summarizeQueues } from '../../lifecycle/queue.ts';
 import { waitingFor } from '../../lifecycle/workflow.ts';
 import { QueueCommand } from './base.ts';

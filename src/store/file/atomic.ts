@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { QueueError } from '../../lifecycle/error.ts';
 import { displayPath } from '../home.ts';
-import { failpoint } from '../failpoint.ts';
+import { failpoint } from '../../system/failpoint.ts';
 
 /** What the target looked like when it was read: the commit lands only if it still does. */
 export interface Fence {

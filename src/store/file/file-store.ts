@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { Config } from '../../lifecycle/config.ts';
 import type { Job } from '../../lifecycle/job.ts';
 import type { JobsDocument } from '../../lifecycle/jobfile.ts';
-import { HOST, isRunning } from '../../supervisor/proc.ts';
+import { HOST, isRunning } from '../../system/proc.ts';
 import { ioError } from './atomic.ts';
 import { ArchiveFollower, withArchive } from './archive.ts';
 import type { Home } from '../home.ts';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Home } from '../home.ts';
-import { isRunning } from '../../supervisor/proc.ts';
+import { isRunning } from '../../system/proc.ts';
 import type { SupervisorRecord } from '../store.ts';
 
 function fileOf(home: Home, pid: number): string {

@@ -10,7 +10,7 @@ import type { Adapter } from 'lowdb';
 import { closeFence, currentIdentity, FenceError, identityOf, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSources, type Config, type SettingKey, type SettingSource } from '../../lifecycle/config.ts';
 import { invalid, QueueError } from '../../lifecycle/error.ts';
-import { failpoint } from '../failpoint.ts';
+import { failpoint } from '../../system/failpoint.ts';
 import type { Transaction, TransactOptions } from '../store.ts';
 import { displayPath, ensureHome, homeError, makeHomeDir, projectDir, removeEmptyHome, writeGitignore, type Home } from '../home.ts';
 import { archivedOnly, archiveFinished, archiveIdentity, countArchived, dropReturned, pruneArchive, readArchive, withArchive } from './archive.ts';

@@ -18,8 +18,8 @@ import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSour
 import { QueueError } from '../../lifecycle/error.ts';
 import { findJob, type Job } from '../../lifecycle/job.ts';
 import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile.ts';
-import { HOST, isRunning } from '../../supervisor/proc.ts';
-import { jobsToArchive } from '../file/archive.ts';
+import { HOST, isRunning } from '../../system/proc.ts';
+import { jobsToArchive } from '../../lifecycle/retention.ts';
 import { ensureHome, projectDir, type Home } from '../home.ts';
 import type { Change, Phase, Registration, StopRequest, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
 import { connectionError, openPool, parseTarget, describeTarget, inTransaction } from './connect.ts';

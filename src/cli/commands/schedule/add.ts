@@ -3,7 +3,7 @@ import { checkCron, checkTimeZone, loadCron } from '../../../lifecycle/cron.ts';
 import { invalid, QueueError } from '../../../lifecycle/error.ts';
 import { checkScheduleName, createSchedule, type JobTemplate } from '../../../lifecycle/schedule.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, shellQuote } from '../../../lifecycle/spec.ts';
-import { relativeTime } from '../../view.ts';
+import { relativeTime } from '../../../lifecycle/duration.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ScheduleAddCommand extends QueueCommand {

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { clip, renderTable } from '../../table.ts';
-import { relativeTime } from '../../view.ts';
+import { relativeTime } from '../../../lifecycle/duration.ts';
 import { QueueCommand } from '../base.ts';
 
 export class ScheduleListCommand extends QueueCommand {

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { parseDuration } from '../../../lifecycle/duration.ts';
 import { QueueError } from '../../../lifecycle/error.ts';
-import { HOST, isRunning } from '../../../supervisor/proc.ts';
+import { HOST, isRunning } from '../../../system/proc.ts';
 import type { SupervisorRecord } from '../../../store/store.ts';
 import type { Job } from '../../../lifecycle/job.ts';
 import { changeOrTimeout } from '../../watch.ts';
