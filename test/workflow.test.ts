@@ -4,7 +4,7 @@ import { takeTurn } from '../src/lifecycle/dispatch.ts';
 import { QueueError } from '../src/lifecycle/error.ts';
 import { pickDue, type Job } from '../src/lifecycle/job.ts';
 import { admitByQueue, parseParallel, withQueue } from '../src/lifecycle/queue.ts';
-import { admitter, checkDependencies, endBlocked, hasBlocked, neededByWaiting, reviveDependents, waitingFor } from '../src/lifecycle/workflow.ts';
+import { admitter, checkDependencies, endBlocked, enqueueDependents, hasBlocked, neededByWaiting, reviveDependents, waitingFor } from '../src/lifecycle/workflow.ts';
 import { at, job } from './support/factory.ts';
 
 const owner = (worker: number) => ({ pid: 100, started: '5', host: 'h', worker });
@@ -107,6 +107,20 @@ failure('a restart of the dependency puts the chain back to waiting', () => {
   assert.equal(waitingFor(byId(jobs).get('deploy')!, jobs), ['test']);
 });
 
+failure('a restart revives dependents from the archive too, back live at their place by creation', () => {
+  const live = [job({ id: 'build', created_at: at(1).toISOString() }), job({ id: 'later', created_at: at(4).toISOString() })];
+  const archived = [
+    job({ id: 'test', state: 'cancelled', after: ['build'], last_error: 'not run: dependency "build" is dead', created_at: at(2).toISOString() }),
+    job({ id: 'deploy', state: 'cancelled', after: ['test'], last_error: 'not run: dependency "test" is cancelled', created_at: at(3).toISOString() }),
+    job({ id: 'mine', state: 'cancelled', after: ['build'], last_error: 'exit code 1', created_at: at(3).toISOString() }),
+    job({ id: 'later', state: 'cancelled', after: ['build'], last_error: 'not run: dependency "build" is dead', created_at: at(0).toISOString() }),
+  ];
+  const { jobs, revived } = reviveDependents(live, ['build'], at(9), archived);
+  assert.equal(revived, ['test', 'deploy']);
+  assert.equal(ids(jobs), ['build', 'test', 'deploy', 'later'], 'an archived copy of a live id is not touched');
+  assert.equal([byId(jobs).get('deploy')?.state, byId(jobs).get('deploy')?.last_error], ['pending', null]);
+});
+
 failure('jobs that waiting jobs depend on are needed: the archive and clean keep them', () => {
   const jobs = [job({ id: 'a', state: 'completed' }), job({ id: 'b', state: 'completed' }), job({ id: 'c', after: ['a'] }), job({ id: 'd', state: 'completed', after: ['b'] })];
   assert.equal([...neededByWaiting(jobs)], ['a']);
@@ -131,8 +145,8 @@ check('refuses a job that waits for itself, and a cycle within one batch', () =>
   refused(() => checkDependencies(batch, new Map()), 'invalid-input', /cycle: a → c → b → a/);
 });
 
-check('refuses a dependency that is dead or cancelled: it would never complete', () => {
-  refused(() => checkDependencies([job({ id: 'test', after: ['build'] })], byId([job({ id: 'build', state: 'dead' })])), 'conflict', /"build", which is dead.*queuectl restart build/);
+check('accepts a dependency that is dead or cancelled: enqueueDependents cancels the job instead', () => {
+  checkDependencies([job({ id: 'test', after: ['build'] })], byId([job({ id: 'build', state: 'dead' })]));
 });
 
 check('accepts existing jobs in any state that can still complete, and jobs of the same batch in any order', () => {
@@ -141,3 +155,33 @@ check('accepts existing jobs in any state that can still complete, and jobs of t
 });
 
 check.run();
+
+// ---
+
+const enqueued = suite('enqueueDependents: new jobs after a dead or cancelled job');
+
+enqueued('cancels a new job that waits for a dead job at once, naming it, down a chain in the batch', () => {
+  const known = byId([job({ id: 'build', state: 'dead' }), job({ id: 'lint', state: 'completed' })]);
+  const batch = [job({ id: 'deploy', after: ['test'] }), job({ id: 'test', after: ['lint', 'build'] }), job({ id: 'docs', after: ['lint'] })];
+  const { jobs, ended } = enqueueDependents(batch, known, at(5));
+  assert.equal(ids(jobs), ['deploy', 'test', 'docs'], 'the batch, in its order, and nothing else');
+  assert.equal(ids(ended), ['test', 'deploy']);
+  const shown = byId(jobs);
+  assert.equal([shown.get('test')?.state, shown.get('test')?.last_error, shown.get('test')?.finished_at], ['cancelled', 'not run: dependency "build" is dead', at(5).toISOString()]);
+  assert.is(shown.get('deploy')?.last_error, 'not run: dependency "test" is cancelled');
+  assert.is(shown.get('docs')?.state, 'pending');
+});
+
+enqueued('gives the same jobs as when the dependency dies a moment after the enqueue', () => {
+  const early = enqueueDependents([job({ id: 'test', after: ['build'] })], byId([job({ id: 'build', state: 'cancelled' })]), at(5)).jobs;
+  const late = endBlocked([job({ id: 'build', state: 'cancelled' }), job({ id: 'test', after: ['build'] })], at(5)).jobs.slice(1);
+  assert.equal(early, late);
+});
+
+enqueued('still refuses an unknown id or a cycle, and leaves jobs whose dependencies can complete alone', () => {
+  refused(() => enqueueDependents([job({ id: 'test', after: ['nope'] })], new Map(), at(5)), 'invalid-input', /no job "nope"/);
+  const batch = [job({ id: 'test', after: ['build'] })];
+  assert.equal(enqueueDependents(batch, byId([job({ id: 'build', state: 'failed' })]), at(5)), { jobs: batch, ended: [] });
+});
+
+enqueued.run();

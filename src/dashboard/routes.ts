@@ -4,10 +4,10 @@
  * are the CLI's own.
  */
 import fs from 'node:fs';
-import { cancelJobs } from '../cli/commands/cancel.ts';
-import { removeExpired } from '../cli/commands/clean.ts';
-import { retryDeadJobs } from '../cli/commands/dlq/retry.ts';
-import { restartJobs } from '../cli/commands/restart.ts';
+import { cancelJobs } from '../operations/cancel.ts';
+import { removeExpired } from '../operations/clean.ts';
+import { restartJobs } from '../operations/restart.ts';
+import { retryDeadJobs } from '../operations/retry.ts';
 import { invalid } from '../lifecycle/error.ts';
 import { byPriority, findJob, isDue, STATES, type Job, type State } from '../lifecycle/job.ts';
 import { logFile } from '../supervisor/joblog.ts';

@@ -3,8 +3,8 @@
  * completed, and never runs if one of them ends dead or cancelled. Pure functions, like the
  * lifecycle they extend; the supervisor applies them inside its transaction.
  */
-import { invalid, QueueError } from './error.ts';
-import { cancelJob, isFinished, restartJob, type Admit, type Job } from './job.ts';
+import { invalid } from './error.ts';
+import { cancelJob, isFinished, placeByCreation, restartJob, type Admit, type Job } from './job.ts';
 import { admitByQueue, type Queues } from './queue.ts';
 
 /** How the last error of a job ended by its dependency begins: `restart` of that dependency looks for it. */
@@ -13,7 +13,8 @@ export const DEPENDENCY_ENDED = 'not run: dependency';
 /**
  * The state a dependency is in as a dependent sees it. A dependency missing from jobs.json has
  * left it through the archive, which only takes completed or cancelled jobs that no waiting job
- * names, so a job enqueued after it found it completed (enqueue refuses a cancelled one).
+ * names, so a job enqueued after it found it completed (one enqueued after a cancelled job is
+ * cancelled at once: `enqueueDependents`).
  */
 function dependencyState(byId: ReadonlyMap<string, Job>, id: string): Job['state'] {
   return byId.get(id)?.state ?? 'completed';
@@ -74,44 +75,63 @@ export function hasBlocked(jobs: readonly Job[]): boolean {
 
 /**
  * After `restart` or `dlq retry` of `ids`: the jobs that a failure of one of them ended (directly
- * or down a chain) go back to pending too, so the chain goes on. Returns the jobs and those revived.
+ * or down a chain) go back to pending too, so the chain goes on. `archived` are archived jobs to
+ * look through as well: one revived from there comes back live at its place by creation. Returns
+ * the live jobs and the ids of those revived.
  */
-export function reviveDependents(jobs: readonly Job[], ids: readonly string[], now: Date): { jobs: Job[]; revived: string[] } {
-  const next = [...jobs];
+export function reviveDependents(jobs: readonly Job[], ids: readonly string[], now: Date, archived: readonly Job[] = []): { jobs: Job[]; revived: string[] } {
+  const live = new Set(jobs.map((job) => job.id));
+  // The archive may hold several jobs of one id (ids are reused once finished): the last is current.
+  const dormant = [...new Map(archived.filter((job) => !live.has(job.id)).map((job) => [job.id, job])).values()];
+  const pool = [...jobs, ...dormant];
   const revived: string[] = [];
   const back = new Set(ids);
   for (let changed = true; changed; ) {
     changed = false;
-    next.forEach((job, at) => {
+    pool.forEach((job, at) => {
       if (job.state !== 'cancelled' || !job.last_error?.startsWith(DEPENDENCY_ENDED) || !job.after.some((id) => back.has(id))) return;
-      next[at] = { ...restartJob(job, now), last_error: null };
+      pool[at] = { ...restartJob(job, now), last_error: null };
       back.add(job.id);
       revived.push(job.id);
       changed = true;
     });
   }
-  return { jobs: next, revived };
+  const woken = pool.slice(jobs.length).filter((job) => back.has(job.id));
+  return { jobs: placeByCreation(pool.slice(0, jobs.length), woken), revived };
 }
 
 /**
  * Checks the dependencies of jobs about to be enqueued against the jobs there are (`known`, the
- * archive included) and each other: every id must exist, none may be dead or cancelled, and
- * no job may wait for itself, directly or around a cycle.
+ * archive included) and each other: every id must exist, and no job may wait for itself,
+ * directly or around a cycle.
  */
 export function checkDependencies(added: readonly Job[], known: ReadonlyMap<string, Job>): void {
   const batch = index(added);
   for (const job of added) {
     for (const id of job.after) {
       if (id === job.id) throw invalid(`job "${job.id}" cannot wait for itself: drop it from --after`);
-      const dependency = batch.get(id) ?? known.get(id);
-      if (!dependency) throw invalid(`job "${job.id}" waits for "${id}", but there is no job "${id}"; enqueue it first, or check the id with queuectl list`);
-      if (!batch.has(id) && isFinished(dependency) && dependency.state !== 'completed') {
-        throw new QueueError('conflict', `job "${job.id}" waits for "${id}", which is ${dependency.state} and will not complete; restart it first (queuectl restart ${id}), or leave it out of --after`);
-      }
+      if (!batch.has(id) && !known.has(id)) throw invalid(`job "${job.id}" waits for "${id}", but there is no job "${id}"; enqueue it first, or check the id with queuectl list`);
     }
   }
   const cycle = findCycle(added);
   if (cycle) throw invalid(`these jobs wait for each other in a cycle: ${cycle.join(' → ')}; none of them could ever start`);
+}
+
+/**
+ * The jobs about to be enqueued, checked (`checkDependencies`), with those that wait for a dead
+ * or cancelled job already cancelled, naming it, down chains within the batch: the same outcome
+ * as when the dependency ends a moment after the enqueue, whatever the timing. Both stores'
+ * enqueue call this. Returns the jobs to add, in the order given, and those it ended.
+ */
+export function enqueueDependents(added: readonly Job[], known: ReadonlyMap<string, Job>, now: Date): { jobs: Job[]; ended: Job[] } {
+  checkDependencies(added, known);
+  const batch = new Set(added.map((job) => job.id));
+  const named = [...new Set(added.flatMap((job) => job.after))].filter((id) => !batch.has(id));
+  // Only ended dependencies decide anything here; endBlocked leaves them as they are.
+  const blockers = named.map((id) => known.get(id)!).filter((dependency) => dependency.state === 'dead' || dependency.state === 'cancelled');
+  if (blockers.length === 0) return { jobs: [...added], ended: [] };
+  const { jobs, ended } = endBlocked([...blockers, ...added], now);
+  return { jobs: jobs.slice(blockers.length), ended };
 }
 
 /** A cycle among the new jobs' dependencies (old jobs cannot wait for new ones), or null. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../../src/lifecycle/error.ts';
 import { cancelJob, type Job, type Owner } from '../../src/lifecycle/job.ts';
-import { restartJobs } from '../../src/cli/commands/restart.ts';
+import { restartJobs } from '../../src/operations/restart.ts';
 import { resolveHome } from '../../src/store/home.ts';
 import { encodeJob } from '../../src/store/postgres/jobs.ts';
 import { CHANGE_LOCK, PostgresStore } from '../../src/store/postgres/postgres-store.ts';

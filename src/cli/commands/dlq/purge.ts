@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { QueueCommand } from '../base.ts';
-import { removeExpired } from '../clean.ts';
+import { removeExpired } from '../../../operations/clean.ts';
 
 export class DlqPurgeCommand extends QueueCommand {
   static override paths = [['dlq', 'purge']];
