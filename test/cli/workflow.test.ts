@@ -41,9 +41,24 @@ after('refuses a cycle within one --file batch, and a job waiting for itself, wi
   rejects(['enqueue', '--id', 'self', '--after', 'self', '--', 'true'], { cwd }, { status: 2, message: /cannot wait for itself/ });
 }));
 
-after('refuses a dependency that is dead, saying to restart it', inTemp((cwd) => {
-  writeJobs(cwd, [deadJob('build')]);
-  rejects(['enqueue', '--after', 'build', '--', 'make test'], { cwd }, { status: 4, message: /"build", which is dead.*queuectl restart build/ });
+after('accepts a dependency that is dead or cancelled: the new job is cancelled at once, naming it, and says so on stderr', inTemp((cwd) => {
+  writeJobs(cwd, [deadJob('build'), job({ id: 'lint', state: 'cancelled' })]);
+  const result = queuectl(['enqueue', '--id', 'test', '--after', 'build', '--', 'make test'], { cwd });
+  assert.equal([result.status, result.stdout, result.stderr], [0, 'test\n', 'queuectl: job test is cancelled at once (not run: dependency "build" is dead)\n']);
+  const test = readJobs(cwd).find((entry) => entry.id === 'test');
+  assert.equal([test?.state, test?.last_error, test?.after], ['cancelled', 'not run: dependency "build" is dead', ['build']]);
+  const file = path.join(cwd, 'jobs.jsonl');
+  fs.writeFileSync(file, ['{"id":"deploy","command":"true","after":["docs"]}', '{"id":"docs","command":"true","after":["lint"]}', '{"id":"free","command":"true"}'].join('\n'));
+  const batch = queuectl(['enqueue', '--file', file, '--json'], { cwd });
+  assert.is(batch.status, 0, batch.stderr);
+  const made = JSON.parse(batch.stdout) as { id: string; state: string; last_error: string | null }[];
+  assert.equal(made.map((entry) => [entry.id, entry.state, entry.last_error]), [
+    ['deploy', 'cancelled', 'not run: dependency "docs" is cancelled'],
+    ['docs', 'cancelled', 'not run: dependency "lint" is cancelled'],
+    ['free', 'pending', null],
+  ]);
+  assert.is(batch.stderr, 'queuectl: job docs is cancelled at once (not run: dependency "lint" is cancelled)\nqueuectl: job deploy is cancelled at once (not run: dependency "docs" is cancelled)\n');
+  assert.is(accepts(['dlq', 'retry', 'build'], { cwd }).stdout, 'retrying build\nwaiting again: test\n', 'a retry of the dependency puts it back to waiting, as for one ended later');
 }));
 
 after('restart of a dependency that ended its dependents puts them back to waiting', inTemp((cwd) => {

@@ -63,6 +63,50 @@ scenario(dependencies, 'a dependent never runs after its dependency died; dlq re
   assert.ok(test!.start >= build!.end && deploy!.start >= test!.end, 'the chain ran in order');
 });
 
+scenario(dependencies, 'enqueue --after a job that is already dead gives the job the same end as one enqueued a moment before it died', async (s) => {
+  const fixed = s.path('fixed');
+  s.enqueue(
+    { id: 'build', max_retries: 1, command: `test -e '${fixed}' || exit 1` },
+    { id: 'early', after: ['build'], command: 'true' },
+  );
+  const supervisor = await s.start(1);
+  await s.waitJob('early', (job) => job.state === 'cancelled', 'to be cancelled when build dies');
+  const late = s.q('enqueue', '--id', 'late', '--after', 'build', '--', 'true');
+  assert.equal([late.status, late.stdout, late.stderr], [0, 'late\n', 'queuectl: job late is cancelled at once (not run: dependency "build" is dead)\n']);
+  const [early, after] = [s.job('early'), s.job('late')];
+  assert.equal([after.state, after.last_error, after.history], [early.state, early.last_error, early.history]);
+  assert.is(after.last_error, 'not run: dependency "build" is dead');
+
+  fs.writeFileSync(fixed, '');
+  assert.is(s.ok('dlq', 'retry', 'build'), 'retrying build\nwaiting again: early\nwaiting again: late\n');
+  await s.waitJobs((jobs) => jobs.every((job) => job.state === 'completed'), 'the retried chain to complete');
+  supervisor.signalGroup('SIGTERM');
+  await supervisor.waitExit();
+});
+
+scenario(dependencies, 'restart of a dead dependency revives its cancelled dependents that were archived past keep-finished, down the chain', async (s) => {
+  const trace = s.path('trace');
+  const fixed = s.path('fixed');
+  s.ok('config', 'set', 'keep-finished', '0');
+  s.enqueue(
+    { id: 'build', max_retries: 1, command: `test -e '${fixed}' || exit 1; ${tracedCommand('build', trace, 0.1)}` },
+    { id: 'test', after: ['build'], command: tracedCommand('test', trace, 0.1) },
+    { id: 'deploy', after: ['test'], command: tracedCommand('deploy', trace, 0.1) },
+  );
+  await s.start(1);
+  await s.waitJobs((jobs) => jobs.map((job) => job.id).join() === 'build' && jobs[0]?.state === 'dead', 'build to die and its ended dependents to leave the live jobs for the archive');
+  const shown = (id: string) => /^state:\s+(\S+)$/m.exec(s.ok('show', id))?.[1];
+  assert.equal([shown('test'), shown('deploy')], ['cancelled', 'cancelled'], 'show still finds them, archived');
+
+  fs.writeFileSync(fixed, '');
+  assert.is(s.ok('restart', 'build'), 'restarted build\nwaiting again: test\nwaiting again: deploy\n');
+  const listed = () => s.json<{ id: string; state: string }[]>('list', '--json');
+  await waitFor(() => ['build', 'test', 'deploy'].every((id) => listed().find((job) => job.id === id)?.state === 'completed'), { what: 'the whole chain to complete after the restart' });
+  const [build, test, deploy] = ['build', 'test', 'deploy'].map((id) => onlyRun(trace, id));
+  assert.ok(test!.start >= build!.end && deploy!.start >= test!.end, 'the chain ran in order');
+  assert.equal(listed().map((job) => job.id).sort(), ['build', 'deploy', 'test'], 'each job once, live or archived');
+});
+
 dependencies.run();
 
 // ---
