@@ -6,10 +6,7 @@
 import fs from 'node:fs';
 import { currentIdentity } from '../store/file/atomic.ts';
 import type { Store } from '../store/store.ts';
-
-/** Bursts of changes (a busy supervisor, a chatty job) become at most one signal per this. */
-const THROTTLE_MS = 200;
-const POLL_MS = 2_000;
+import { CHANGE_POLL_MS, CHANGE_THROTTLE_MS } from './knobs.ts';
 
 export class ChangeSignal {
   private readonly listeners = new Set<() => void>();
@@ -28,7 +25,7 @@ export class ChangeSignal {
     this.poll = setInterval(() => {
       if (this.watchers.length < 2) this.arm();
       if (this.read() !== this.fingerprint) this.changed();
-    }, POLL_MS);
+    }, CHANGE_POLL_MS);
   }
 
   on(listener: () => void): () => void {
@@ -72,7 +69,7 @@ export class ChangeSignal {
   /** Signals now, or once the throttle window has passed, never twice in one window. */
   private changed(): void {
     if (this.timer) return;
-    const wait = Math.max(0, this.last + THROTTLE_MS - Date.now());
+    const wait = Math.max(0, this.last + CHANGE_THROTTLE_MS - Date.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       this.last = Date.now();

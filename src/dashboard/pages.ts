@@ -1,14 +1,15 @@
 /** The dashboard's pages as pure functions: data in, HTML out. */
-import { formatDuration } from '../lifecycle/duration.ts';
+import { RUN_COLUMNS, runRows } from '../cli/jobview.ts';
 import { FINISHED_STATES, runsOf, STATES, type Job, type State } from '../lifecycle/job.ts';
-import { fullJob } from '../lifecycle/jobfile.ts';
 import type { Window } from '../cli/metrics.ts';
 import type { QueueSummary } from '../lifecycle/queue.ts';
 import type { Summary, SupervisorSummary } from '../cli/summary.ts';
 import { relativeTime } from '../lifecycle/duration.ts';
 import { minuteChart } from './chart.ts';
 import { html, query, type Html } from './html.ts';
+import { PAGE_SIZE } from './knobs.ts';
 import { actionButton, stateBadge, type PageContext } from './layout.ts';
+import type { LogTail } from './logtail.ts';
 
 export interface Overview {
   summary: Summary;
@@ -57,7 +58,7 @@ function nextLine(ctx: PageContext, next: Job | null): Html {
 function supervisorBlock(ctx: PageContext, supervisor: SupervisorSummary): Html {
   const byWorker = new Map(supervisor.running.map((run) => [run.worker, run]));
   const phase = supervisor.phase === 'running' ? '' : html` <span class="badge">${supervisor.phase}</span>`;
-  return html`<h3>Supervisor ${supervisor.pid} on ${supervisor.host}${phase} <span class="muted">· ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'} · up since ${when(supervisor.started_at, ctx.now)}</span></h3>
+  return html`<h3>Supervisor ${supervisor.pid} on ${supervisor.host}${phase} <span class="muted">· ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'} · started ${when(supervisor.started_at, ctx.now)}</span></h3>
 <table><thead><tr><th>Worker</th><th>Job</th><th>Run</th><th>Started</th><th>Command</th></tr></thead><tbody>
 ${Array.from({ length: supervisor.workers }, (_, index) => {
   const run = byWorker.get(index + 1);
@@ -76,7 +77,7 @@ export interface JobFilter {
   page: number;
 }
 
-export const PAGE_SIZE = 50;
+export { PAGE_SIZE };
 
 export function jobsControls(filter: JobFilter, queues: readonly string[]): Html {
   return html`<form class="controls" method="get" action="/jobs" role="search">
@@ -101,18 +102,21 @@ ${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)
 </tbody></table>`;
 }
 
-export function jobPage(ctx: PageContext, job: Job, log: { text: string; truncated: boolean } | null): Html {
-  const fields = Object.entries(fullJob(job)).filter(([key]) => key !== 'history');
+/** A column heading of `show`'s runs table, as a heading reads on a page: RUN → Run. */
+const heading = (column: string) => `${column[0]}${column.slice(1).toLowerCase()}`;
+
+/** One job, with `show`'s fields and runs and the log as `logs` prints it (`jobview.ts`, `logtail.ts`). */
+export function jobPage(ctx: PageContext, job: Job, fields: readonly [string, string][], log: LogTail | null): Html {
   const finished = FINISHED_STATES.includes(job.state);
   return html`<h1>Job <code>${job.id}</code> ${stateBadge(job.state)}</h1>
 <p>${job.state === 'dead' ? actionButton(ctx, 'retry', 'Retry', { id: job.id }) : ''}${finished && job.state !== 'dead' ? actionButton(ctx, 'restart', 'Restart', { id: job.id }) : ''}${!finished ? actionButton(ctx, 'cancel', 'Cancel', { id: job.id }, `Cancel job ${job.id}?`) : ''}</p>
-<dl class="fields">${fields.map(([key, value]) => html`<dt>${key}</dt><dd>${typeof value === 'string' ? value : JSON.stringify(value)}</dd>`)}</dl>
+<dl class="fields">${fields.map(([name, value]) => html`<dt>${name}</dt><dd>${value}</dd>`)}</dl>
 <h2>Runs</h2>
-${job.history.length === 0 ? html`<p class="muted">No runs yet.</p>` : html`<table><thead><tr><th>Run</th><th>Started</th><th>Took</th><th>Outcome</th><th>Exit</th><th>Error</th></tr></thead><tbody>
-${job.history.map((run, index) => html`<tr><td>${index + 1}</td><td>${when(run.started_at, ctx.now)}</td><td>${formatDuration(run.duration_ms)}</td><td>${run.outcome}</td><td>${run.exit_code ?? run.signal ?? '-'}</td><td>${run.error ?? ''}</td></tr>`)}
+${job.history.length === 0 ? html`<p class="muted">No runs yet.</p>` : html`<table class="runs"><thead><tr>${RUN_COLUMNS.map((column) => html`<th>${heading(column)}</th>`)}</tr></thead><tbody>
+${runRows(job, ctx.now).map((row) => html`<tr>${row.map((cell) => html`<td>${cell}</td>`)}</tr>`)}
 </tbody></table>`}
 <h2>Log${job.state === 'processing' ? html` <span class="muted">(following)</span>` : ''}</h2>
-${log === null ? html`<p class="muted">No output yet.</p>` : html`${log.truncated ? html`<p class="muted">Only the end of the log is shown.</p>` : ''}<pre class="log">${log.text}</pre>`}`;
+${log === null || log.text === '' ? html`<p class="muted">No output yet.</p>` : html`${log.cut ? html`<p class="muted">Only the end of the log is shown: see all of it with <code>queuectl logs ${job.id}</code>.</p>` : ''}<pre class="log">${log.text}</pre>`}`;
 }
 
 export function dlqPage(ctx: PageContext, dead: readonly Job[]): Html {

@@ -1,16 +1,17 @@
 /**
  * What each path shows or does. Reads are lock-free snapshots, as for `status` and `list`;
- * actions are the same functions the CLI's commands call, so locks, validation and refusals
- * are the CLI's own.
+ * actions are the operations the CLI's commands call (src/operations/), so locks, validation
+ * and refusals are the CLI's own.
  */
-import fs from 'node:fs';
 import { cancelJobs } from '../operations/cancel.ts';
 import { removeExpired } from '../operations/clean.ts';
 import { restartJobs } from '../operations/restart.ts';
 import { retryDeadJobs } from '../operations/retry.ts';
 import { invalid } from '../lifecycle/error.ts';
 import { byPriority, findJob, isDue, STATES, type Job, type State } from '../lifecycle/job.ts';
+import { jobFields } from '../cli/jobview.ts';
 import { logFile } from '../supervisor/joblog.ts';
+import { displayPath } from '../store/home.ts';
 import { perMinute } from '../cli/metrics.ts';
 import type { Store } from '../store/store.ts';
 import { summarize } from '../cli/summary.ts';
@@ -18,10 +19,7 @@ import { queueNames, summarizeQueues } from '../lifecycle/queue.ts';
 import type { Html } from './html.ts';
 import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
 import type { PageContext } from './layout.ts';
-
-/** The end of a log that a page shows. */
-const LOG_TAIL_BYTES = 64 * 1024;
-
+import { readLogTail } from './logtail.ts';
 
 export interface View {
   title: string;
@@ -68,27 +66,11 @@ async function jobs(store: Store, ctx: PageContext, params: URLSearchParams): Pr
   return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, shown, matching.length), controls: jobsControls(filter, queueNames(doc.jobs, doc.queues)) };
 }
 
-function logTail(store: Store, id: string): { text: string; truncated: boolean } | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(logFile(store.home, id), 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const length = Math.min(size, LOG_TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    fs.readSync(fd, buffer, 0, length, size - length);
-    return { text: buffer.toString('utf8'), truncated: size > length };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 async function job(store: Store, ctx: PageContext, id: string): Promise<View> {
   const [found] = await store.lookupJobs([id]);
-  return { title: `Job ${found!.id}`, nav: '/jobs', live: jobPage(ctx, found!, logTail(store, found!.id)) };
+  const dependencies = new Map((await store.lookupJobs(found!.after, { skipMissing: true })).map((dependency) => [dependency.id, dependency]));
+  const fields = jobFields(found!, dependencies, ctx.now, displayPath(logFile(store.home, found!.id)));
+  return { title: `Job ${found!.id}`, nav: '/jobs', live: jobPage(ctx, found!, fields, readLogTail(store.home, found!)) };
 }
 
 async function dlq(store: Store, ctx: PageContext): Promise<View> {

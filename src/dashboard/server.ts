@@ -8,6 +8,7 @@ import os from 'node:os';
 import { QueueError, type ErrorCode } from '../lifecycle/error.ts';
 import type { Store } from '../store/store.ts';
 import { SCRIPT, STYLE } from './assets.ts';
+import { FLASH_LIMIT, MAX_BODY_BYTES, SSE_HEARTBEAT_MS, SSE_RETRY_MS } from './knobs.ts';
 import { ACCESS_COOKIE, allowedHosts, checkChange, checkRequest, isLoopback, randomToken, Refusal, type GuardOptions } from './guard.ts';
 import { page, type PageContext } from './layout.ts';
 import { ChangeSignal } from './live.ts';
@@ -38,12 +39,6 @@ const HEADERS = {
 
 const STATUS: Record<ErrorCode, number> = { 'invalid-input': 400, 'not-found': 404, conflict: 409, busy: 503, 'io-error': 500 };
 
-/** Form bodies are a few fields; anything larger is not ours. */
-const MAX_BODY = 16 * 1024;
-/** Keeps idle proxies and browsers from closing a quiet event stream. */
-const HEARTBEAT_MS = 15_000;
-/** Messages shown after an action, by id, so that a URL can never put words in the page. */
-const FLASH_LIMIT = 100;
 
 function send(response: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
   response.writeHead(status, { ...HEADERS, 'Content-Type': type, ...extra });
@@ -60,7 +55,7 @@ function readBody(request: IncomingMessage): Promise<URLSearchParams> {
     request.setEncoding('utf8');
     request.on('data', (chunk: string) => {
       body += chunk;
-      if (body.length > MAX_BODY) reject(new Refusal(413, 'the request body is too large'));
+      if (body.length > MAX_BODY_BYTES) reject(new Refusal(413, 'the request body is too large'));
     });
     request.on('end', () => resolve(new URLSearchParams(body)));
     request.on('error', reject);
@@ -92,7 +87,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   });
   const heartbeat = setInterval(() => {
     for (const stream of streams) stream.write(': still here\n\n');
-  }, HEARTBEAT_MS);
+  }, SSE_HEARTBEAT_MS);
 
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => {
@@ -129,7 +124,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (url.pathname === '/favicon.ico') return send(response, 204, 'image/x-icon', '');
     if (url.pathname === '/events') {
       response.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });
-      response.write(`retry: 1000\nevent: hello\ndata: {"rev":${revision}}\n\n`);
+      response.write(`retry: ${SSE_RETRY_MS}\nevent: hello\ndata: {"rev":${revision}}\n\n`);
       streams.add(response);
       request.on('close', () => streams.delete(response));
       return;

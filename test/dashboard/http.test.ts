@@ -151,6 +151,73 @@ pages.run();
 
 // ---
 
+const jobPage = suite('dashboard: a job page');
+
+/** What a browser shows of some markup: tags dropped, entities decoded. */
+const textOf = (markup: string) =>
+  markup.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+const logOf = (page: string) => textOf(/<pre class="log">([\s\S]*?)<\/pre>/.exec(page)?.[1] ?? '');
+/** A time as `show` prints it, without the part relative to now, which moves between two reads. */
+const absolute = (value: string) => value.replace(/ \((?:now|in [^()]+|[^()]+ ago)\)$/, '');
+
+scenario(jobPage, 'shows the fields and runs as show prints them and the log as logs prints it: no raw markers, no null or []', async (s) => {
+  const marker = s.path('failed-once');
+  s.ok('config', 'set', 'backoff-base', '1');
+  s.enqueue({ id: 'flaky', command: `echo "try <1> & more"; test -e '${marker}' || { touch '${marker}'; exit 3; }; echo done`, max_retries: 2 });
+  const supervisor = await s.start(1);
+  await s.waitJob('flaky', (job) => job.state === 'completed', 'to complete on its second run');
+  await withDashboard(s, [], async (d) => {
+    const overview = (await d.request('/')).body;
+    assert.match(overview, /· started <time[^>]*>[^<]* ago<\/time>/, 'a supervisor says when it started');
+    assert.not.match(overview, 'up since');
+    supervisor.signalGroup('SIGTERM');
+    await supervisor.waitExit();
+
+    const page = (await d.request('/jobs/flaky')).body;
+    assert.not.match(page, '--- queuectl:', 'no raw log markers');
+    assert.is(`${logOf(page)}\n`, s.ok('logs', 'flaky'), 'the log reads as logs prints it');
+    assert.match(logOf(page), /^=== run 1 · attempt 1 · started \S+ · exit code 3, took/);
+
+    const fields = [...page.matchAll(/<dt>([^<]*)<\/dt><dd>([^<]*)<\/dd>/g)].map((match) => [textOf(match[1]!), absolute(textOf(match[2]!))]);
+    const shown = s.ok('show', 'flaky').split('\n\n')[0]!.split('\n').map((line) => /^([^:]+(?: [^:]+)?):\s+(.*)$/.exec(line)!.slice(1, 3).map(String)).map(([name, value]) => [name!, absolute(value!)]);
+    assert.equal(fields, shown, 'the same fields, in the same order, with the same values');
+    for (const raw of ['<dd>[]</dd>', '<dd>null</dd>', '<dd>{}</dd>']) assert.not.match(page, raw);
+    assert.ok(fields.some(([name, value]) => name === 'after' && value === '-') && fields.some(([name, value]) => name === 'running on' && value === '-'));
+
+    const history = s.job('flaky').history;
+    const rows = [...page.matchAll(/<tr>((?:<td>[^<]*<\/td>){7})<\/tr>/g)].map((match) => [...match[1]!.matchAll(/<td>([^<]*)<\/td>/g)].map((cell) => textOf(cell[1]!)));
+    assert.equal(rows.map((row) => [row[0], row[1], row[3], row[4]]), [['1', history[0]!.started_at, history[0]!.outcome, '3'], ['2', history[1]!.started_at, history[1]!.outcome, '0']]);
+    assert.match(page, '<th>Run</th><th>Started</th><th>Took</th><th>Outcome</th><th>Exit</th><th>Next</th><th>Error</th>');
+  });
+});
+
+scenario(jobPage, 'a log longer than the page shows ends as logs ends, its last run under the header and number logs gives it', async (s) => {
+  const marker = s.path('second');
+  s.enqueue({ id: 'chatty', command: `if [ -e '${marker}' ]; then yes line | head -n 40000; echo the end; else echo first run; touch '${marker}'; fi` });
+  const supervisor = await s.start(1);
+  await s.waitJob('chatty', (job) => job.state === 'completed', 'to complete');
+  s.ok('restart', 'chatty');
+  await s.waitJob('chatty', (job) => job.state === 'completed' && job.history.length === 2, 'to complete again');
+  supervisor.signalGroup('SIGTERM');
+  await supervisor.waitExit();
+  await withDashboard(s, [], async (d) => {
+    const page = (await d.request('/jobs/chatty')).body;
+    assert.match(page, 'Only the end of the log is shown');
+    const shown = logOf(page);
+    const printed = s.ok('logs', 'chatty');
+    const header = printed.split('\n').find((line) => line.startsWith('=== run 2 '))!;
+    assert.match(header, /^=== run 2 · attempt 1 · started \S+ · exit code 0, took/);
+    assert.is(shown.split('\n')[0], header, 'the run that began before the end keeps its header and its number');
+    assert.ok(`${shown}\n`.length < 70 * 1024 && printed.endsWith(`${shown.split('\n').slice(1).join('\n')}\n`), 'the rest is the end of what logs prints');
+    assert.match(shown, /line\nthe end$/);
+    assert.not.match(shown, 'first run');
+  });
+});
+
+jobPage.run();
+
+// ---
+
 const guard = suite('dashboard: refusals');
 
 scenario(guard, 'refuses a Host that is not this server (DNS rebinding) and changes nothing', async (s) => {
