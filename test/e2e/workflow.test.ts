@@ -84,6 +84,19 @@ scenario(dependencies, 'enqueue --after a job that is already dead gives the job
   await supervisor.waitExit();
 });
 
+scenario(dependencies, 'enqueue --after a cancelled job already archived past keep-finished creates the job cancelled, naming it', async (s) => {
+  s.ok('config', 'set', 'keep-finished', '0');
+  s.ok('enqueue', '--id', 'old', '--', 'true');
+  s.ok('enqueue', '--id', 'older', '--', 'true');
+  s.ok('cancel', 'old', 'older');
+  assert.equal(s.jobs().map((job) => job.id), [], 'both cancelled jobs left the live jobs for the archive');
+  const made = s.q('enqueue', '--id', 'next', '--after', 'old', '--', 'true');
+  assert.equal([made.status, made.stdout, made.stderr], [0, 'next\n', 'queuectl: job next is cancelled at once (not run: dependency "old" is cancelled)\n']);
+  const shown = s.ok('show', 'next');
+  assert.match(shown, /^state:\s+cancelled$/m);
+  assert.match(shown, /^last error:\s+not run: dependency "old" is cancelled$/m);
+});
+
 scenario(dependencies, 'restart of a dead dependency revives its cancelled dependents that were archived past keep-finished, down the chain', async (s) => {
   const trace = s.path('trace');
   const fixed = s.path('fixed');
