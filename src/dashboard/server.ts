@@ -39,7 +39,6 @@ const HEADERS = {
 
 const STATUS: Record<ErrorCode, number> = { 'invalid-input': 400, 'not-found': 404, conflict: 409, busy: 503, 'io-error': 500 };
 
-
 function send(response: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
   response.writeHead(status, { ...HEADERS, 'Content-Type': type, ...extra });
   response.end(body);
