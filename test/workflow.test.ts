@@ -121,6 +121,19 @@ failure('a restart revives dependents from the archive too, back live at their p
   assert.equal([byId(jobs).get('deploy')?.state, byId(jobs).get('deploy')?.last_error], ['pending', null]);
 });
 
+failure('a dependent that another ended dependency blocks too stays cancelled, live or archived', () => {
+  const jobs = [
+    job({ id: 'build', state: 'pending' }),
+    job({ id: 'test', state: 'cancelled', after: ['build', 'lint'], last_error: 'not run: dependency "build" is dead' }),
+    job({ id: 'docs', state: 'cancelled', after: ['build', 'spell'], last_error: 'not run: dependency "build" is dead' }),
+  ];
+  const archived = [job({ id: 'lint', state: 'cancelled' }), job({ id: 'spell', state: 'completed' })];
+  const { jobs: next, revived } = reviveDependents(jobs, ['build'], at(9), archived);
+  assert.equal(revived, ['docs']);
+  assert.is(byId(next).get('test')?.state, 'cancelled');
+  assert.equal(ids(next), ['build', 'test', 'docs'], 'dependencies are looked at, not brought back');
+});
+
 failure('jobs that waiting jobs depend on are needed: the archive and clean keep them', () => {
   const jobs = [job({ id: 'a', state: 'completed' }), job({ id: 'b', state: 'completed' }), job({ id: 'c', after: ['a'] }), job({ id: 'd', state: 'completed', after: ['b'] })];
   assert.equal([...neededByWaiting(jobs)], ['a']);

@@ -75,9 +75,10 @@ export function hasBlocked(jobs: readonly Job[]): boolean {
 
 /**
  * After `restart` or `dlq retry` of `ids`: the jobs that a failure of one of them ended (directly
- * or down a chain) go back to pending too, so the chain goes on. `archived` are archived jobs to
- * look through as well: one revived from there comes back live at its place by creation. Returns
- * the live jobs and the ids of those revived.
+ * or down a chain) go back to pending too, so the chain goes on, unless another of their
+ * dependencies ended dead or cancelled as well. `archived` are archived jobs to look through as
+ * well: one revived from there comes back live at its place by creation. Returns the live jobs
+ * and the ids of those revived.
  */
 export function reviveDependents(jobs: readonly Job[], ids: readonly string[], now: Date, archived: readonly Job[] = []): { jobs: Job[]; revived: string[] } {
   const live = new Set(jobs.map((job) => job.id));
@@ -86,10 +87,14 @@ export function reviveDependents(jobs: readonly Job[], ids: readonly string[], n
   const pool = [...jobs, ...dormant];
   const revived: string[] = [];
   const back = new Set(ids);
+  const ended = (job: Job | undefined) => job?.state === 'dead' || job?.state === 'cancelled';
   for (let changed = true; changed; ) {
     changed = false;
+    const byId = index(pool);
     pool.forEach((job, at) => {
       if (job.state !== 'cancelled' || !job.last_error?.startsWith(DEPENDENCY_ENDED) || !job.after.some((id) => back.has(id))) return;
+      // Another dependency that ended too keeps it cancelled: archived, it would read as completed.
+      if (job.after.some((id) => !back.has(id) && ended(byId.get(id)))) return;
       pool[at] = { ...restartJob(job, now), last_error: null };
       back.add(job.id);
       revived.push(job.id);
