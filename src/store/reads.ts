@@ -17,11 +17,12 @@ export interface JobCounts {
 }
 
 /**
- * The order of a list. `run`: the order jobs would start in, higher priority first, then creation
- * order (archived jobs, being older, first); `recent`: the latest change (`updated_at`) first, and
- * among changes at the same moment the newer job; `newest`: the latest created first.
+ * The order of a list. `created`: creation order (archived jobs, being older, first); `run`: the
+ * order jobs would start in, higher priority first, then creation order; `recent`: the latest
+ * change (`updated_at`) first, and among changes at the same moment the newer job; `newest`: the
+ * latest created first.
  */
-export type JobOrder = 'run' | 'recent' | 'newest';
+export type JobOrder = 'created' | 'run' | 'recent' | 'newest';
 
 /** Which jobs a list holds. */
 export interface JobQuery {

@@ -40,7 +40,8 @@ export function selectJobs(jobs: readonly Job[], query: JobQuery): Job[] {
       (needle === '' || job.id.toLowerCase().includes(needle) || job.command.toLowerCase().includes(needle)),
   );
   if (query.order === 'recent') return latestFirst(matching);
-  return query.order === 'newest' ? matching.reverse() : byPriority(matching);
+  if (query.order === 'newest') return matching.reverse();
+  return query.order === 'run' ? byPriority(matching) : matching;
 }
 
 export class FileReads implements StoreReads {

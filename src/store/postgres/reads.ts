@@ -22,6 +22,7 @@ const CLOCK_SLACK = `interval '10 minutes'`;
 
 /** Each order over the columns every branch of a page selects (`updated` is the job's updated_at). */
 const ORDER: Record<JobOrder, string> = {
+  created: 'archived DESC, seq',
   run: 'priority DESC, archived DESC, seq',
   recent: 'updated DESC, archived, seq DESC',
   newest: 'archived, seq DESC',
