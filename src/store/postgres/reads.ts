@@ -92,22 +92,24 @@ export class PostgresReads implements StoreReads {
 
   /** A dependency that is not live (archived, or gone) has completed, as the lifecycle's `waitingFor` reads it. */
   async dependencyWaits(limit: number): Promise<DependencyWaits> {
-    const rows = await this.withClient(async (client) =>
+    const row = await this.withClient(async (client) =>
       (
-        await client.query<{ job: string; waiting_for: string[]; total: number }>(
-          `SELECT job, waiting_for, count(*) OVER ()::int AS total FROM (
+        await client.query<DependencyWaits>(
+          `WITH waits AS (
              SELECT j.seq, j.id AS job, array_agg(a.dep ORDER BY a.n) AS waiting_for
                FROM queuectl_jobs AS j
                CROSS JOIN LATERAL jsonb_array_elements_text(j.doc->'after') WITH ORDINALITY AS a(dep, n)
                JOIN queuectl_jobs AS d ON d.id = a.dep AND NOT d.archived AND d.state <> 'completed'
               WHERE j.state IN ('pending', 'failed') AND j.doc ? 'after' AND NOT j.archived
-              GROUP BY j.seq, j.id) AS w
-           ORDER BY seq LIMIT $1`,
+              GROUP BY j.seq, j.id)
+           SELECT (SELECT count(*)::int FROM waits) AS total,
+                  (SELECT coalesce(json_agg(json_build_object('job', job, 'waiting_for', waiting_for) ORDER BY seq), '[]')
+                     FROM (SELECT * FROM waits ORDER BY seq LIMIT $1) AS first) AS jobs`,
           [limit],
         )
-      ).rows,
+      ).rows[0]!,
     );
-    return { jobs: rows.map(({ job, waiting_for }) => ({ job, waiting_for })), total: rows[0]?.total ?? 0 };
+    return { jobs: row.jobs, total: row.total };
   }
 
   async activity(now: Date): Promise<Activity> {
