@@ -155,6 +155,14 @@ function reads<C>(test: Test<C>, open: (context: C) => Promise<{ store: Store; c
       assert.is(activity.minutes.length, 60);
     }));
 
+  test('sees a change made after an earlier read', (context) =>
+    filled(context, async (store) => {
+      const before = await store.countJobs();
+      await store.transact((doc) => void doc.jobs.push(job({ id: 'late', created_at: NOW.toISOString(), updated_at: NOW.toISOString() })));
+      assert.is((await store.countJobs()).states.pending, before.states.pending + 1);
+      assert.equal(ids(await store.pageJobs({ order: 'newest' }, { offset: 0, limit: 1 })), ['late']);
+    }));
+
   test('gives the queue settings and schedules', (context) =>
     filled(context, async (store) => {
       assert.equal(await store.queueSettings(), { queues: {}, schedules: [] });

@@ -71,8 +71,9 @@ export interface StoreReads {
   /** How many jobs `query` selects. */
   countMatching(query: JobQuery): Promise<number>;
   /**
-   * The jobs `query` selects (at most `limit`), handed to `each` a batch at a time in order, so a
-   * long list is written out as it is read, never held whole. One consistent snapshot.
+   * The jobs `query` selects (at most `limit`), handed to `each` a batch at a time in order and
+   * whole, in the shape `--json` prints (`fullJob`), so a long list is written out as it is read,
+   * never held whole. One consistent snapshot.
    */
   streamJobs(query: JobQuery, limit: number | undefined, each: (jobs: readonly Job[]) => void): Promise<void>;
 }

@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
 import { invalid } from '../../lifecycle/error.ts';
 import { STATES, type State } from '../../lifecycle/job.ts';
-import { fullJob } from '../../lifecycle/jobfile.ts';
 import type { JobQuery } from '../../store/reads.ts';
 import { JsonArrayWriter } from '../json-array.ts';
 import { readJobsPage } from '../summary.ts';
@@ -58,7 +57,7 @@ export class ListCommand extends QueueCommand {
     if (this.asJson) {
       // Written as read: a deep queue's list is never one string in memory.
       const array = new JsonArrayWriter(this.context.stdout);
-      await this.store.streamJobs(query, limit, (jobs) => array.add(jobs.map(fullJob)));
+      await this.store.streamJobs(query, limit, (jobs) => array.add(jobs));
       return array.end();
     }
     const { jobs, dependencies } = await readJobsPage(this.store, query, { offset: 0, limit });

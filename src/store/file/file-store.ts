@@ -29,7 +29,7 @@ export class FileStore implements Store {
 
   constructor(private readonly ctx: StoreContext) {
     this.archive = new ArchiveFollower(ctx.home);
-    this.reads = new FileReads({ live: () => this.readJobs(), all: () => this.readAllJobs() });
+    this.reads = new FileReads(ctx.home, { live: () => this.readJobs(), all: () => this.readAllJobs() });
   }
 
   get where(): string {

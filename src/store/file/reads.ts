@@ -1,11 +1,15 @@
 /**
  * The display reads over jobs.json (and the archive when finished jobs may be shown). The file is
- * read whole whatever is asked, so each read costs one parse of jobs.json (none while this process
- * remembers it unchanged); what follows is a pass over the jobs in memory.
+ * read whole whatever is asked, so a command's reads share one parse of it: the parsed jobs are
+ * kept while jobs.json, the archive and config.json are the same files, unchanged (replaced only
+ * by rename, so a new inode, size or mtime tells a change). What follows is a pass in memory.
  */
+import { currentIdentity } from './atomic.ts';
+import { archiveFile } from './archive.ts';
+import type { Home } from '../home.ts';
 import { computeActivity, type Activity } from '../../lifecycle/activity.ts';
 import { byPriority, isDue, STATES, type Job, type State } from '../../lifecycle/job.ts';
-import type { JobsDocument } from '../../lifecycle/jobfile.ts';
+import { fullJob, type JobsDocument } from '../../lifecycle/jobfile.ts';
 import { waitingFor } from '../../lifecycle/workflow.ts';
 import { mayBeArchived, type DependencyWaits, type JobCounts, type JobQuery, type NextJobs, type StoreReads } from '../reads.ts';
 
@@ -13,6 +17,12 @@ import { mayBeArchived, type DependencyWaits, type JobCounts, type JobQuery, typ
 export interface JobSource {
   live(): Promise<JobsDocument>;
   all(): Promise<Job[]>;
+}
+
+interface Parsed {
+  version: string;
+  live?: Promise<JobsDocument>;
+  all?: Promise<Job[]>;
 }
 
 /** How many jobs `streamJobs` hands over at a time. */
@@ -45,15 +55,44 @@ export function selectJobs(jobs: readonly Job[], query: JobQuery): Job[] {
 }
 
 export class FileReads implements StoreReads {
-  constructor(private readonly source: JobSource) {}
+  private parsed: Parsed = { version: '' };
+
+  constructor(
+    private readonly home: Home,
+    private readonly source: JobSource,
+  ) {}
+
+  /** The files' identities now; reads made while they stay the same share what they parsed. */
+  private current(): Parsed {
+    const version = [this.home.jobs, archiveFile(this.home), this.home.config].map(currentIdentity).join('|');
+    if (version !== this.parsed.version) this.parsed = { version };
+    return this.parsed;
+  }
+
+  private live(): Promise<JobsDocument> {
+    const parsed = this.current();
+    // A failed read (a malformed file) is not kept: the next read reports it again.
+    return (parsed.live ??= this.source.live().catch((error: unknown) => {
+      parsed.live = undefined;
+      throw error;
+    }));
+  }
+
+  private all(): Promise<Job[]> {
+    const parsed = this.current();
+    return (parsed.all ??= this.source.all().catch((error: unknown) => {
+      parsed.all = undefined;
+      throw error;
+    }));
+  }
 
   private async selected(query: JobQuery): Promise<Job[]> {
-    const jobs = mayBeArchived(query.states) ? await this.source.all() : (await this.source.live()).jobs;
+    const jobs = mayBeArchived(query.states) ? await this.all() : (await this.live()).jobs;
     return selectJobs(jobs, query);
   }
 
   async countJobs(): Promise<JobCounts> {
-    const { jobs, archived } = await this.source.live();
+    const { jobs, archived } = await this.live();
     const states = zero();
     const queues: JobCounts['queues'] = {};
     for (const job of jobs) {
@@ -66,18 +105,18 @@ export class FileReads implements StoreReads {
   }
 
   async processingJobs(): Promise<Job[]> {
-    return (await this.source.live()).jobs.filter((job) => job.state === 'processing');
+    return (await this.live()).jobs.filter((job) => job.state === 'processing');
   }
 
   async nextJobs(now: Date): Promise<NextJobs> {
-    const waiting = (await this.source.live()).jobs.filter(waitingJob);
+    const waiting = (await this.live()).jobs.filter(waitingJob);
     const start = byPriority(waiting.filter((job) => isDue(job, now)))[0] ?? null;
     const soonest = waiting.reduce<Job | null>((best, job) => (best === null || job.run_at < best.run_at ? job : best), null);
     return { start, soonest };
   }
 
   async dependencyWaits(limit: number): Promise<DependencyWaits> {
-    const { jobs } = await this.source.live();
+    const { jobs } = await this.live();
     const byId = new Map(jobs.map((job) => [job.id, job]));
     const all = jobs
       .filter((job) => waitingJob(job) && job.after.length > 0)
@@ -87,11 +126,11 @@ export class FileReads implements StoreReads {
   }
 
   async activity(now: Date): Promise<Activity> {
-    return computeActivity((await this.source.live()).jobs, now);
+    return computeActivity((await this.live()).jobs, now);
   }
 
   async queueSettings() {
-    const { queues, schedules } = await this.source.live();
+    const { queues, schedules } = await this.live();
     return { queues: queues ?? {}, schedules: schedules ?? [] };
   }
 
@@ -106,6 +145,6 @@ export class FileReads implements StoreReads {
 
   async streamJobs(query: JobQuery, limit: number | undefined, each: (jobs: readonly Job[]) => void): Promise<void> {
     const jobs = (await this.selected(query)).slice(0, limit);
-    for (let at = 0; at < jobs.length; at += BATCH) each(jobs.slice(at, at + BATCH));
+    for (let at = 0; at < jobs.length; at += BATCH) each(jobs.slice(at, at + BATCH).map(fullJob));
   }
 }

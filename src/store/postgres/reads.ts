@@ -20,11 +20,11 @@ const BATCH = 500;
 /** Attempts finish on a host's clock, jobs are updated on the database's: this much skew is allowed for. */
 const CLOCK_SLACK = `interval '10 minutes'`;
 
-/** Each order over the columns every branch of a page selects (`updated` is the job's updated_at). */
+/** Each order, over the columns every branch of a page selects; each matches an index of migration 4 after the state. */
 const ORDER: Record<JobOrder, string> = {
   created: 'archived DESC, seq',
   run: 'priority DESC, archived DESC, seq',
-  recent: 'updated DESC, archived, seq DESC',
+  recent: `queuectl_time(doc->>'updated_at') DESC, archived, seq DESC`,
   newest: 'archived, seq DESC',
 };
 
@@ -47,13 +47,12 @@ function pageStatement(query: JobQuery, rows: number | undefined, params: unknow
     const needle = `$${params.push(query.text.toLowerCase())}`;
     filters.push(`(strpos(lower(id), ${needle}) > 0 OR strpos(lower(doc->>'command'), ${needle}) > 0)`);
   }
-  const columns = `doc, priority, archived, seq, queuectl_time(doc->>'updated_at') AS updated`;
   const where = (state: string) => [state, ...filters].join(' AND ');
   const order = ORDER[query.order];
-  if (rows === undefined) return `SELECT ${columns} FROM queuectl_jobs WHERE ${where(`state IN (${states.map(literal).join(', ')})`)} ORDER BY ${order}`;
+  if (rows === undefined) return `SELECT doc FROM queuectl_jobs WHERE ${where(`state IN (${states.map(literal).join(', ')})`)} ORDER BY ${order}`;
   const cut = `$${params.push(rows)}`;
-  const branches = states.map((state) => `(SELECT ${columns} FROM queuectl_jobs WHERE ${where(`state = ${literal(state)}`)} ORDER BY ${order} LIMIT ${cut})`);
-  return `SELECT * FROM (${branches.join(' UNION ALL ')}) AS page ORDER BY ${order}`;
+  const branches = states.map((state) => `(SELECT doc, priority, archived, seq FROM queuectl_jobs WHERE ${where(`state = ${literal(state)}`)} ORDER BY ${order} LIMIT ${cut})`);
+  return `SELECT doc FROM (${branches.join(' UNION ALL ')}) AS page ORDER BY ${order}`;
 }
 
 export class PostgresReads implements StoreReads {
@@ -113,7 +112,14 @@ export class PostgresReads implements StoreReads {
   }
 
   async activity(now: Date): Promise<Activity> {
-    const row = await this.withClient(async (client) => (await client.query<ActivityRow>(ACTIVITY, [now.toISOString()])).rows[0]!);
+    const row = await this.withClient((client) =>
+      inTransaction(client, async () => {
+        // The planner cannot see how few jobs ran lately and would compile the query (JIT) and
+        // start parallel workers for it: hundreds of milliseconds for a scan of a few rows.
+        await client.query('SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0');
+        return (await client.query<ActivityRow>(ACTIVITY, [now.toISOString()])).rows[0]!;
+      }),
+    );
     const minutes = Array.from({ length: ACTIVITY_MINUTES }, (): Window => ({ completed: 0, failed: 0 }));
     for (const [age, completed, failed] of row.minutes) minutes[ACTIVITY_MINUTES - 1 - age] = { completed, failed };
     const nullable = (value: string | null) => (value === null ? null : Number(value));

@@ -1,5 +1,4 @@
 import { Option } from 'clipanion';
-import { fullJob } from '../../../lifecycle/jobfile.ts';
 import { JsonArrayWriter } from '../../json-array.ts';
 import { renderJobs } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
@@ -21,7 +20,7 @@ export class DlqListCommand extends QueueCommand {
     const query = { states: ['dead'] as const, order: 'created' } as const;
     if (this.asJson) {
       const array = new JsonArrayWriter(this.context.stdout);
-      await this.store.streamJobs(query, undefined, (jobs) => array.add(jobs.map(fullJob)));
+      await this.store.streamJobs(query, undefined, (jobs) => array.add(jobs));
       return array.end();
     }
     // Dead jobs wait for nothing: their "when" needs no dependencies.
