@@ -13,6 +13,7 @@ import { resolveHome } from '../src/store/home.ts';
 import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { JobOrder, JobQuery } from '../src/store/reads.ts';
 import type { Store } from '../src/store/store.ts';
+import { JsonArrayWriter } from '../src/cli/json-array.ts';
 import { job } from './support/factory.ts';
 import { pgSuite, type PgContext } from './support/postgres.ts';
 import { storeContext } from './support/store-context.ts';
@@ -172,6 +173,32 @@ function reads<C>(test: Test<C>, open: (context: C) => Promise<{ store: Store; c
 
   test.run();
 }
+
+// ---
+
+const streamed = suite('JsonArrayWriter');
+
+streamed('writes the bytes JSON.stringify gives the whole array, however it is cut into batches', () => {
+  const jobs = queue();
+  for (const cut of [[], [1], [3, 7], [jobs.length]]) {
+    let text = '';
+    const writer = new JsonArrayWriter({ write: (chunk: string) => ((text += chunk), true) });
+    let from = 0;
+    for (const to of [...cut, jobs.length]) {
+      writer.add(jobs.slice(from, to));
+      from = to;
+    }
+    writer.end();
+    assert.is(text, `${JSON.stringify(jobs, null, 2)}\n`, `cut at ${cut.join(', ')}`);
+  }
+  let empty = '';
+  const none = new JsonArrayWriter({ write: (chunk: string) => ((empty += chunk), true) });
+  none.add([]);
+  none.end();
+  assert.is(empty, '[]\n');
+});
+
+streamed.run();
 
 // ---
 

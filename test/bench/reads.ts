@@ -63,19 +63,31 @@ async function postgresCase(createDatabase: () => Promise<string>, bin: string, 
   return { store: 'postgres', depth, cwd: dir, env };
 }
 
-function run(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): number {
-  const start = now();
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const ms = now() - start;
-  if (result.status !== 0) throw new Error(`queuectl ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return ms;
+/** GNU time gives the CPU time of the command's own process: on a loaded machine, the steadier figure. */
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+interface Sample {
+  ms: number;
+  /** User and system CPU time of the CLI's process (not the database's); NaN without GNU time. */
+  cpuMs: number;
 }
 
-function nodeBaseline(): number {
+function timed(command: string[], cwd: string, env: NodeJS.ProcessEnv): Sample & { status: number | null; stderr: string } {
+  const [file, ...args] = TIME ? [TIME, '-f', '@cpu %U %S', ...command] : command;
   const start = now();
-  spawnSync(process.execPath, ['-e', '0']);
-  return now() - start;
+  const result = spawnSync(file!, args, { cwd, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const ms = now() - start;
+  const cpu = /@cpu ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr);
+  return { ms, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : Number.NaN, status: result.status, stderr: result.stderr };
 }
+
+function run(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Sample {
+  const result = timed([process.execPath, bin, ...args], cwd, env);
+  if (result.status !== 0) throw new Error(`queuectl ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  return result;
+}
+
+const nodeBaseline = (): Sample => timed([process.execPath, '-e', '0'], process.cwd(), benchEnv());
 
 async function main(): Promise<void> {
   const bin = snapshotDist();
@@ -84,34 +96,37 @@ async function main(): Promise<void> {
     process.stderr.write('filling stores…\n');
     const cases: Case[] = [...[100, 10_000, 50_000].map(fileCase)];
     for (const depth of [100, 10_000, 100_000]) cases.push(await postgresCase(server.createDatabase, bin, depth));
-    const times = new Map<string, number[]>();
-    const baseline: number[] = [];
+    const times = new Map<string, Sample[]>();
+    const baseline: Sample[] = [];
     const key = (c: Case, name: string) => `${c.store} ${c.depth} ${name}`;
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round} of ${ROUNDS}\n`);
       baseline.push(nodeBaseline());
       for (const c of cases) {
         for (const [name, args] of Object.entries(COMMANDS)) {
-          const ms = run(bin, args, c.cwd, c.env);
-          times.set(key(c, name), [...(times.get(key(c, name)) ?? []), ms]);
+          times.set(key(c, name), [...(times.get(key(c, name)) ?? []), run(bin, args, c.cwd, c.env)]);
         }
       }
     }
-    const node = median(baseline);
-    const lines = [`node -e 0: ${node.toFixed(0)} ms (median of ${ROUNDS})`, '', '| store | jobs pending | ' + Object.keys(COMMANDS).join(' | ') + ' |', '|---|--:|' + Object.keys(COMMANDS).map(() => '--:').join('|') + '|'];
+    const wall = (samples: readonly Sample[]) => median(samples.map((sample) => sample.ms));
+    const cpu = (samples: readonly Sample[]) => median(samples.map((sample) => sample.cpuMs));
+    const node = { wall: wall(baseline), cpu: cpu(baseline) };
+    const names = Object.keys(COMMANDS);
+    const lines = [`node -e 0: ${node.wall.toFixed(0)} ms wall, ${node.cpu.toFixed(0)} ms CPU (medians of ${ROUNDS})`, '', 'wall time (× node -e 0) · CPU time of the CLI process (× node -e 0)', ''];
+    lines.push(`| store | jobs pending | ${names.join(' | ')} |`, `|---|--:|${names.map(() => '--:').join('|')}|`);
     for (const c of cases) {
-      const cells = Object.keys(COMMANDS).map((name) => {
-        const ms = median(times.get(key(c, name))!);
-        return `${ms.toFixed(0)} ms (${(ms / node).toFixed(1)}×)`;
+      const cells = names.map((name) => {
+        const samples = times.get(key(c, name))!;
+        return `${wall(samples).toFixed(0)} ms (${(wall(samples) / node.wall).toFixed(1)}×) · ${cpu(samples).toFixed(0)} ms (${(cpu(samples) / node.cpu).toFixed(1)}×)`;
       });
       lines.push(`| ${c.store} | ${c.depth.toLocaleString('en')} | ${cells.join(' | ')} |`);
     }
-    lines.push('', 'depth ratios (deepest / 100, and 10,000 / 100):');
+    lines.push('', 'against the same command at 100 jobs (wall · CPU):');
     for (const store of ['file', 'postgres'] as const) {
       const [shallow, middle, deep] = cases.filter((c) => c.store === store);
-      for (const name of Object.keys(COMMANDS)) {
-        const at = (c: Case) => median(times.get(key(c, name))!);
-        lines.push(`  ${store} ${name}: ${(at(middle!) / at(shallow!)).toFixed(2)} at ${middle!.depth.toLocaleString('en')}, ${(at(deep!) / at(shallow!)).toFixed(2)} at ${deep!.depth.toLocaleString('en')}`);
+      for (const name of names) {
+        const ratio = (c: Case, of: (samples: readonly Sample[]) => number) => (of(times.get(key(c, name))!) / of(times.get(key(shallow!, name))!)).toFixed(2);
+        lines.push(`  ${store} ${name}: ${ratio(middle!, wall)} · ${ratio(middle!, cpu)} at ${middle!.depth.toLocaleString('en')}, ${ratio(deep!, wall)} · ${ratio(deep!, cpu)} at ${deep!.depth.toLocaleString('en')}`);
       }
     }
     process.stdout.write(`${lines.join('\n')}\n`);
