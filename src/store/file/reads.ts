@@ -109,9 +109,14 @@ export class FileReads implements StoreReads {
   }
 
   async nextJobs(now: Date): Promise<NextJobs> {
-    const waiting = (await this.live()).jobs.filter(waitingJob);
-    const start = byPriority(waiting.filter((job) => isDue(job, now)))[0] ?? null;
-    const soonest = waiting.reduce<Job | null>((best, job) => (best === null || job.run_at < best.run_at ? job : best), null);
+    let start: Job | null = null;
+    let soonest: Job | null = null;
+    // One pass instead of a sort: the first due job of the highest priority is the first in run order.
+    for (const job of (await this.live()).jobs) {
+      if (!waitingJob(job)) continue;
+      if (soonest === null || job.run_at < soonest.run_at) soonest = job;
+      if ((start === null || job.priority > start.priority) && isDue(job, now)) start = job;
+    }
     return { start, soonest };
   }
 
