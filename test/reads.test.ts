@@ -14,6 +14,8 @@ import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { JobOrder, JobQuery } from '../src/store/reads.ts';
 import type { Store } from '../src/store/store.ts';
 import { JsonArrayWriter } from '../src/cli/json-array.ts';
+import { fullJob } from '../src/lifecycle/jobfile.ts';
+import { queuectl } from './support/cli.ts';
 import { job } from './support/factory.ts';
 import { pgSuite, type PgContext } from './support/postgres.ts';
 import { storeContext } from './support/store-context.ts';
@@ -80,16 +82,21 @@ const QUERIES: JobQuery[] = [
 ];
 
 /** The read suite for one store; `open` gives a fresh, empty store (and its clean-up). */
-function reads<C>(test: Test<C>, open: (context: C) => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
-  async function filled(context: C, body: (store: Store, all: Job[], live: Job[]) => Promise<void>) {
-    const { store, cleanup } = await open(context);
+function reads<C>(test: Test<C>, open: (context: C) => Promise<{ store: Store; dir: string; env: NodeJS.ProcessEnv; cleanup: () => Promise<void> }>): void {
+  async function filled(context: C, body: (store: Store, all: Job[], live: Job[], cli: (...args: string[]) => string) => Promise<void>) {
+    const { store, dir, env, cleanup } = await open(context);
+    const cli = (...args: string[]) => {
+      const result = queuectl(args, { cwd: dir, env });
+      assert.is(result.status, 0, result.stderr);
+      return result.stdout;
+    };
     try {
       await store.updateConfig((config) => ({ config: { ...config, keep_finished: 4 }, result: undefined }));
       await store.transact((doc) => void doc.jobs.push(...queue()));
       const live = (await store.readJobs()).jobs;
       const all = await store.readAllJobs();
       assert.ok(all.length > live.length, 'some finished jobs are archived');
-      await body(store, all, live);
+      await body(store, all, live, cli);
     } finally {
       await cleanup();
     }
@@ -156,6 +163,16 @@ function reads<C>(test: Test<C>, open: (context: C) => Promise<{ store: Store; c
       assert.is(activity.minutes.length, 60);
     }));
 
+  test('list --json and dlq list --json print the bytes of the whole list as one JSON document', (context) =>
+    filled(context, async (_store, all, live, cli) => {
+      const document = (jobs: readonly Job[]) => `${JSON.stringify(jobs.map(fullJob), null, 2)}\n`;
+      assert.is(cli('list', '--json'), document(expected(all, live, { order: 'run' })));
+      assert.is(cli('list', '--json', '--recent', '--limit', '3'), document(expected(all, live, { order: 'recent' }).slice(0, 3)));
+      assert.is(cli('list', '--json', '--state', 'cancelled'), document(expected(all, live, { states: ['cancelled'], order: 'run' })));
+      assert.is(cli('dlq', 'list', '--json'), document(live.filter((entry) => entry.state === 'dead')));
+      assert.is(cli('list', '--json', '--state', 'processing,failed', '--limit', '1'), document(expected(all, live, { states: ['processing', 'failed'], order: 'run' }).slice(0, 1)));
+    }));
+
   test('sees a change made after an earlier read', (context) =>
     filled(context, async (store) => {
       const before = await store.countJobs();
@@ -205,7 +222,7 @@ streamed.run();
 reads(suite('reads on the file store'), async () => {
   const { dir, cleanup } = tempDir('queuectl-reads-');
   const store = new FileStore({ ...storeContext(dir), now: () => NOW });
-  return { store, cleanup: async () => cleanup() };
+  return { store, dir, env: { QUEUECTL_HOME: dir }, cleanup: async () => cleanup() };
 });
 
 reads(pgSuite('reads on PostgreSQL'), async ({ server }: PgContext) => {
@@ -215,6 +232,8 @@ reads(pgSuite('reads on PostgreSQL'), async ({ server }: PgContext) => {
   const store = new PostgresStore(url, resolveHome(env, dir), { env, cwd: dir, now: () => NOW });
   return {
     store,
+    dir,
+    env,
     cleanup: async () => {
       await store.close();
       cleanup();
