@@ -1,22 +1,14 @@
 /** The dashboard's pages as pure functions: data in, HTML out. */
 import { RUN_COLUMNS, runRows } from '../cli/jobview.ts';
 import { FINISHED_STATES, runsOf, STATES, type Job, type State } from '../lifecycle/job.ts';
-import type { Window } from '../cli/metrics.ts';
-import type { QueueSummary } from '../lifecycle/queue.ts';
-import type { Summary, SupervisorSummary } from '../cli/summary.ts';
+import { queuesShown, type Overview, type QueueLine, type SupervisorSummary } from '../cli/summary.ts';
+import { whenOf } from '../cli/view.ts';
 import { relativeTime } from '../lifecycle/duration.ts';
 import { minuteChart } from './chart.ts';
 import { html, query, type Html } from './html.ts';
 import { PAGE_SIZE } from './knobs.ts';
 import { actionButton, stateBadge, type PageContext } from './layout.ts';
 import type { LogTail } from './logtail.ts';
-
-export interface Overview {
-  summary: Summary;
-  queues: QueueSummary[];
-  minutes: Window[];
-  nextDue: Job | null;
-}
 
 const jobHref = (id: string) => `/jobs/${encodeURIComponent(id)}`;
 
@@ -25,13 +17,13 @@ function when(iso: string | null, now: Date): Html {
 }
 
 export function overviewPage(ctx: PageContext, data: Overview): Html {
-  const { counts, total, supervisors, waiting } = data.summary;
+  const { counts, total, supervisors, waiting } = data;
   return html`<h1>Overview</h1>
 <div class="cards">${STATES.map((state) => html`<a class="card" href="/jobs${query({ state })}" data-state="${state}"><b>${counts[state]}</b>${state}</a>`)}<div class="card"><b>${total}</b>total</div></div>
 ${queuesTable(data.queues)}
 <h2>Runs per minute, last hour</h2>
 ${minuteChart(data.minutes)}
-<p class="muted">${nextLine(ctx, data.nextDue)}</p>
+<p class="muted">${nextLine(ctx, data.next)}</p>
 <h2>Supervisors</h2>
 ${supervisors.length === 0 ? html`<p>No supervisor is running. Start one with <code>queuectl worker start</code>.</p>` : supervisors.map((supervisor) => supervisorBlock(ctx, supervisor))}
 ${waiting.length === 0 ? '' : html`<h2>Waiting for recovery</h2><p>Processing, but their supervisor is gone: they run again once a supervisor recovers them.</p>
@@ -41,10 +33,10 @@ ${waiting.map((job) => html`<tr><td><a href="${jobHref(job.job)}">${job.job}</a>
 }
 
 /** Shown once queues are in use: more than the default one, or a limit or a pause. */
-function queuesTable(queues: readonly QueueSummary[]): Html {
-  if (queues.length <= 1 && !queues.some((queue) => queue.paused || queue.parallel !== null)) return html``;
+function queuesTable(queues: readonly QueueLine[]): Html {
+  if (!queuesShown(queues)) return html``;
   return html`<h2>Queues</h2><table><thead><tr><th>Queue</th><th>Waiting</th><th>Running</th><th>Completed</th><th>Dead</th><th>At most</th><th></th></tr></thead><tbody>
-${queues.map((queue) => html`<tr data-queue="${queue.name}"><td><a href="/jobs${query({ queue: queue.name })}">${queue.name}</a></td><td class="num">${queue.counts.pending + queue.counts.failed}</td><td class="num">${queue.counts.processing}</td><td class="num">${queue.counts.completed}</td><td class="num">${queue.counts.dead}</td><td class="num">${queue.parallel ?? '-'}</td><td>${queue.paused ? html`<span class="badge">paused</span>` : ''}</td></tr>`)}
+${queues.map((queue) => html`<tr data-queue="${queue.name}"><td><a href="/jobs${query({ queue: queue.name })}">${queue.name}</a></td><td class="num">${queue.waiting}</td><td class="num">${queue.running}</td><td class="num">${queue.counts.completed}</td><td class="num">${queue.counts.dead}</td><td class="num">${queue.parallel ?? '-'}</td><td>${queue.paused ? html`<span class="badge">paused</span>` : ''}</td></tr>`)}
 </tbody></table>`;
 }
 
@@ -77,7 +69,6 @@ export interface JobFilter {
   page: number;
 }
 
-export { PAGE_SIZE };
 
 export function jobsControls(filter: JobFilter, queues: readonly string[]): Html {
   return html`<form class="controls" method="get" action="/jobs" role="search">
@@ -88,17 +79,23 @@ export function jobsControls(filter: JobFilter, queues: readonly string[]): Html
 <button type="submit">Filter</button></form>`;
 }
 
-export function jobsPage(ctx: PageContext, filter: JobFilter, jobs: readonly Job[], total: number): Html {
+export function jobsPage(ctx: PageContext, filter: JobFilter, { jobs, dependencies }: { jobs: readonly Job[]; dependencies: ReadonlyMap<string, Job> }, total: number): Html {
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const link = (page: number) => `/jobs${query({ state: filter.state, queue: filter.queue, q: filter.q, order: filter.order === 'run' ? undefined : filter.order, page: page === 1 ? undefined : page })}`;
   return html`<h1>Jobs <span class="muted">· ${total} found</span></h1>
-${jobs.length === 0 ? html`<p>No jobs match.</p>` : jobTable(ctx, jobs)}
+${jobs.length === 0 ? html`<p>No jobs match.</p>` : jobTable(ctx, jobs, dependencies)}
 <nav class="pager" aria-label="pages">${filter.page > 1 ? html`<a href="${link(filter.page - 1)}" rel="prev">← previous</a>` : ''}<span>page ${filter.page} of ${pages}</span>${filter.page < pages ? html`<a href="${link(filter.page + 1)}" rel="next">next →</a>` : ''}</nav>`;
 }
 
-function jobTable(ctx: PageContext, jobs: readonly Job[], actions?: (job: Job) => Html): Html {
+/** The same "when" as `list`: what a waiting job waits for, when it is due, started or last changed. */
+function whenCell(ctx: PageContext, job: Job, dependencies: ReadonlyMap<string, Job>): Html {
+  const { text, at } = whenOf(job, ctx.now, dependencies);
+  return at ? html`<time datetime="${at}" title="${at}">${text}</time>` : html`${text}`;
+}
+
+function jobTable(ctx: PageContext, jobs: readonly Job[], dependencies: ReadonlyMap<string, Job>, actions?: (job: Job) => Html): Html {
   return html`<table><thead><tr><th>ID</th><th>State</th><th>Queue</th><th>Runs</th><th>Priority</th><th>When</th><th>Command</th><th>Last error</th>${actions ? html`<th></th>` : ''}</tr></thead><tbody>
-${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)}">${job.id}</a></td><td>${stateBadge(job.state)}</td><td>${job.queue}</td><td class="num">${runsOf(job)}</td><td class="num">${job.priority}</td><td>${when(job.state === 'processing' ? job.started_at : job.updated_at, ctx.now)}</td><td><code>${job.command}</code></td><td>${job.last_error ?? ''}</td>${actions ? html`<td>${actions(job)}</td>` : ''}</tr>`)}
+${jobs.map((job) => html`<tr data-job="${job.id}"><td><a href="${jobHref(job.id)}">${job.id}</a></td><td>${stateBadge(job.state)}</td><td>${job.queue}</td><td class="num">${runsOf(job)}</td><td class="num">${job.priority}</td><td>${whenCell(ctx, job, dependencies)}</td><td><code>${job.command}</code></td><td>${job.last_error ?? ''}</td>${actions ? html`<td>${actions(job)}</td>` : ''}</tr>`)}
 </tbody></table>`;
 }
 
@@ -122,7 +119,7 @@ ${log === null || log.text === '' ? html`<p class="muted">No output yet.</p>` : 
 export function dlqPage(ctx: PageContext, dead: readonly Job[]): Html {
   return html`<h1>Dead letter queue <span class="muted">· ${dead.length} dead</span></h1>
 ${dead.length === 0 ? html`<p>The dead letter queue is empty.</p>` : html`<p>${actionButton(ctx, 'retry-all', 'Retry all', {}, `Retry all ${dead.length} dead jobs?`)} ${actionButton(ctx, 'purge', 'Purge all', {}, `Delete all ${dead.length} dead jobs and their logs for good?`)}</p>
-${jobTable(ctx, dead, (job) => actionButton(ctx, 'retry', 'Retry', { id: job.id }))}`}`;
+${jobTable(ctx, dead, new Map(), (job) => actionButton(ctx, 'retry', 'Retry', { id: job.id }))}`}`;
 }
 
 export function errorPage(status: number, message: string): Html {

@@ -8,16 +8,16 @@ import { removeExpired } from '../operations/clean.ts';
 import { restartJobs } from '../operations/restart.ts';
 import { retryDeadJobs } from '../operations/retry.ts';
 import { invalid } from '../lifecycle/error.ts';
-import { byPriority, findJob, isDue, STATES, type Job, type State } from '../lifecycle/job.ts';
+import { STATES, type State } from '../lifecycle/job.ts';
 import { jobFields } from '../cli/jobview.ts';
 import { logFile } from '../supervisor/joblog.ts';
 import { displayPath } from '../store/home.ts';
-import { perMinute } from '../cli/metrics.ts';
+import type { JobQuery } from '../store/reads.ts';
 import type { Store } from '../store/store.ts';
-import { summarize } from '../cli/summary.ts';
-import { queueNames, summarizeQueues } from '../lifecycle/queue.ts';
+import { queuesInUse, readJobsPage, readOverview } from '../cli/summary.ts';
 import type { Html } from './html.ts';
-import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, PAGE_SIZE, type JobFilter } from './pages.ts';
+import { PAGE_SIZE } from './knobs.ts';
+import { dlqPage, jobPage, jobsControls, jobsPage, overviewPage, type JobFilter } from './pages.ts';
 import type { PageContext } from './layout.ts';
 import { readLogTail } from './logtail.ts';
 
@@ -29,13 +29,7 @@ export interface View {
 }
 
 async function overview(store: Store, ctx: PageContext): Promise<View> {
-  const { jobs, archived, queues: settings } = await store.readJobs();
-  const summary = summarize(jobs, archived, await store.supervisors(), await store.lostClaims(jobs));
-  const queues = summarizeQueues(jobs, settings, STATES);
-  const waiting = jobs.filter((job) => job.state === 'pending' || job.state === 'failed');
-  const due = byPriority(waiting.filter((job) => isDue(job, ctx.now)));
-  const nextDue = due[0] ?? [...waiting].sort((a, b) => a.run_at.localeCompare(b.run_at))[0] ?? null;
-  return { title: 'Overview', nav: '/', live: overviewPage(ctx, { summary, queues, minutes: perMinute(jobs, ctx.now), nextDue }) };
+  return { title: 'Overview', nav: '/', live: overviewPage(ctx, await readOverview(store, ctx.now)) };
 }
 
 export function parseFilter(params: URLSearchParams): JobFilter {
@@ -50,20 +44,11 @@ export function parseFilter(params: URLSearchParams): JobFilter {
 
 async function jobs(store: Store, ctx: PageContext, params: URLSearchParams): Promise<View> {
   const filter = parseFilter(params);
-  // Archived jobs are completed or cancelled: the archive is read only when those may be shown.
-  const archivable = filter.state === '' || filter.state === 'completed' || filter.state === 'cancelled';
-  const doc = await store.readJobs();
-  const all = archivable ? await store.readAllJobs() : doc.jobs;
-  const needle = filter.q.toLowerCase();
-  const matching = all.filter(
-    (job) =>
-      (filter.state === '' || job.state === filter.state) &&
-      (filter.queue === '' || job.queue === filter.queue) &&
-      (needle === '' || job.id.toLowerCase().includes(needle) || job.command.toLowerCase().includes(needle)),
-  );
-  const ordered = filter.order === 'newest' ? [...matching].reverse() : byPriority(matching);
-  const shown = ordered.slice((filter.page - 1) * PAGE_SIZE, filter.page * PAGE_SIZE);
-  return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, shown, matching.length), controls: jobsControls(filter, queueNames(doc.jobs, doc.queues)) };
+  const query: JobQuery = { states: filter.state === '' ? undefined : [filter.state], queue: filter.queue, text: filter.q, order: filter.order === 'newest' ? 'newest' : 'run' };
+  const page = await readJobsPage(store, query, { offset: (filter.page - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+  const total = await store.countMatching(query);
+  const queues = queuesInUse((await store.countJobs()).queues, (await store.queueSettings()).queues).map((queue) => queue.name);
+  return { title: 'Jobs', nav: '/jobs', live: jobsPage(ctx, filter, page, total), controls: jobsControls(filter, queues) };
 }
 
 async function job(store: Store, ctx: PageContext, id: string): Promise<View> {

@@ -324,8 +324,13 @@ export function placeByCreation(jobs: readonly Job[], added: readonly Job[]): Jo
   return placed;
 }
 
+/** How many runs a job gets: max_retries, and one for a hand-made job with 0. */
+export function runAllowance(job: Job): number {
+  return Math.max(1, job.max_retries);
+}
+
 /** Runs had out of runs allowed: `max_retries` counts runs, so "2/3" is two runs of three. */
 export function runsOf(job: Job): string {
   // A hand-made job with max_retries 0 still gets one run (finishJob); never show "1/0".
-  return `${job.attempts}/${Math.max(1, job.max_retries)}`;
+  return `${job.attempts}/${runAllowance(job)}`;
 }

@@ -10,6 +10,7 @@ import type { Job } from '../lifecycle/job.ts';
 import type { JobDefaults, JobsDocument } from '../lifecycle/jobfile.ts';
 import type { ProcessIdentity } from '../system/proc.ts';
 import type { Home } from './home.ts';
+import type { StoreReads } from './reads.ts';
 
 /** running: claims jobs; draining: after a first signal, waits for its running jobs; forcing: after a second, interrupts them. */
 export const PHASES = ['running', 'draining', 'forcing'] as const;
@@ -64,7 +65,7 @@ export interface Registration {
   unregister(): Promise<void>;
 }
 
-export interface Store {
+export interface Store extends StoreReads {
   readonly backend: 'file' | 'postgres';
   /** Where the queue lives, for messages: a directory, or `database "q" at host:port`. */
   readonly where: string;

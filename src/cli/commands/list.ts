@@ -1,8 +1,10 @@
 import { Option } from 'clipanion';
 import { invalid } from '../../lifecycle/error.ts';
-import { byPriority, STATES, type State } from '../../lifecycle/job.ts';
-import { fullJob } from '../../lifecycle/jobfile.ts';
-import { latestFirst, renderJobs } from '../view.ts';
+import { STATES, type State } from '../../lifecycle/job.ts';
+import type { JobQuery } from '../../store/reads.ts';
+import { JsonArrayWriter } from '../json-array.ts';
+import { readJobsPage } from '../summary.ts';
+import { renderJobs } from '../view.ts';
 import { QueueCommand } from './base.ts';
 
 export function parseState(raw: string): State {
@@ -51,13 +53,15 @@ export class ListCommand extends QueueCommand {
   async run() {
     const states = this.state === undefined ? undefined : parseStates(this.state);
     const limit = parseLimit(this.limit);
-    // Archived jobs are completed or cancelled: the archive is read only when those may be listed.
-    const archived = !states || states.includes('completed') || states.includes('cancelled');
-    const jobs = archived ? (await this.store.readAllJobs()) : (await this.store.readJobs()).jobs;
-    const chosen = states ? jobs.filter((job) => states.includes(job.state)) : jobs;
-    const selected = (this.recent ? latestFirst(chosen) : byPriority(chosen)).slice(0, limit);
-    if (this.asJson) return this.json(selected.map(fullJob));
-    if (selected.length === 0) return this.out(states ? `no ${states.join(' or ')} jobs` : 'no jobs');
-    this.context.stdout.write(renderJobs(selected, this.context.now(), jobs));
+    const query: JobQuery = { states, order: this.recent ? 'recent' : 'run' };
+    if (this.asJson) {
+      // Written as read: a deep queue's list is never one string in memory.
+      const array = new JsonArrayWriter(this.context.stdout);
+      await this.store.streamJobs(query, limit, (jobs) => array.add(jobs));
+      return array.end();
+    }
+    const { jobs, dependencies } = await readJobsPage(this.store, query, { offset: 0, limit });
+    if (jobs.length === 0) return this.out(states ? `no ${states.join(' or ')} jobs` : 'no jobs');
+    this.context.stdout.write(renderJobs(jobs, this.context.now(), dependencies));
   }
 }

@@ -2,14 +2,11 @@ import fs from 'node:fs';
 import { Option } from 'clipanion';
 import { formatDuration } from '../../lifecycle/duration.ts';
 import { invalid } from '../../lifecycle/error.ts';
-import { computeMetrics } from '../metrics.ts';
 import { changeOrTimeout } from '../watch.ts';
 import { STATES } from '../../lifecycle/job.ts';
-import { summarize } from '../summary.ts';
+import { queuesShown, readOverview, type SupervisorSummary } from '../summary.ts';
 import { renderTable, clip } from '../table.ts';
 import { relativeTime } from '../../lifecycle/duration.ts';
-import { summarizeQueues } from '../../lifecycle/queue.ts';
-import { waitingFor } from '../../lifecycle/workflow.ts';
 import { QueueCommand } from './base.ts';
 
 export class StatusCommand extends QueueCommand {
@@ -49,44 +46,43 @@ export class StatusCommand extends QueueCommand {
   }
 
   private async render() {
-    const { jobs, archived, queues, schedules } = await this.store.readJobs();
     const now = this.store.now();
-    const metrics = computeMetrics(jobs, now);
-    const live = await this.store.supervisors();
-    const { total, counts, running, supervisors, waiting, next_due_at: next } = summarize(jobs, archived, live, await this.store.lostClaims(jobs));
-    const byId = new Map(jobs.map((job) => [job.id, job]));
-    const dependencies = jobs
-      .filter((job) => job.state === 'pending' || job.state === 'failed')
-      .map((job) => ({ job: job.id, waiting_for: waitingFor(job, byId) }))
-      .filter((entry) => entry.waiting_for.length > 0);
-    const queueList = summarizeQueues(jobs, queues, STATES).map(({ name, counts: inQueue, parallel, paused }) => ({ name, waiting: inQueue.pending + inQueue.failed, running: inQueue.processing, parallel, paused }));
-    const scheduleList = (schedules ?? []).map((schedule) => ({ name: schedule.name, cron: schedule.cron, tz: schedule.tz, next_at: schedule.next_at, last_fired_at: schedule.last_fired_at }));
+    const view = await readOverview(this.store, now);
+    const { total, counts, next_due_at: next, metrics, supervisors, running, waiting, queues, dependencies, schedules } = view;
+    const queueList = queues.map(({ name, waiting: inQueue, running: busy, parallel, paused }) => ({ name, waiting: inQueue, running: busy, parallel, paused }));
     if (this.asJson) {
-      return this.json({ total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.where, queues: queueList, waiting_for_dependencies: dependencies, schedules: scheduleList });
+      return this.json({
+        total, counts, next_due_at: next, metrics, supervisors, busy_workers: running.length, waiting_for_recovery: waiting, store: this.store.where, queues: queueList,
+        waiting_for_dependencies: dependencies.jobs, waiting_for_dependencies_total: dependencies.total, schedules,
+      });
     }
     this.context.stdout.write(renderTable(['STATE', 'JOBS'], STATES.map((state) => [state, String(counts[state])])));
     this.out(`total: ${total}${next && Date.parse(next) > now.getTime() ? `, next job due ${relativeTime(next, now)}` : ''}`);
     const duration = (value: number | null) => (value === null ? '-' : formatDuration(value));
     this.out(`last minute: ${metrics.last_minute.completed} completed, ${metrics.last_minute.failed} failed; last hour: ${metrics.last_hour.completed} completed, ${metrics.last_hour.failed} failed; duration mean ${duration(metrics.mean_duration_ms)}, p95 ${duration(metrics.p95_duration_ms)}`);
     // Queues, dependencies and schedules get lines only once they are used: a plain queue reads as before.
-    if (queueList.length > 1 || queueList.some((queue) => queue.paused || queue.parallel !== null)) {
+    if (queuesShown(queues)) {
       this.out(`queues: ${queueList.map((queue) => `${queue.name} ${queue.running} running, ${queue.waiting} waiting${queue.parallel === null ? '' : `, at most ${queue.parallel}`}${queue.paused ? ', paused' : ''}`).join('; ')}`);
     }
-    if (dependencies.length > 0) this.out(`waiting for dependencies: ${dependencies.map((entry) => `${entry.job} (for ${entry.waiting_for.join(', ')})`).join(', ')}`);
-    if (scheduleList.length > 0) this.out(`schedules: ${scheduleList.map((schedule) => `${schedule.name} next ${relativeTime(schedule.next_at, now)}`).join(', ')}`);
+    if (dependencies.total > 0) {
+      const more = dependencies.total - dependencies.jobs.length;
+      this.out(`waiting for dependencies: ${dependencies.jobs.map((entry) => `${entry.job} (for ${entry.waiting_for.join(', ')})`).join(', ')}${more > 0 ? `, and ${more} more` : ''}`);
+    }
+    if (schedules.length > 0) this.out(`schedules: ${schedules.map((schedule) => `${schedule.name} next ${relativeTime(schedule.next_at, now)}`).join(', ')}`);
     const none = this.store.backend === 'file' && !fs.existsSync(this.store.home.dir);
     this.out(`store: ${this.store.where}${none ? ' (none yet: the first change creates it)' : ''}`);
     if (supervisors.length === 0) this.out('\nno supervisor is running (start one with: queuectl worker start)');
-    for (const supervisor of supervisors) {
-      const phase = supervisor.phase === 'running' ? '' : `, ${supervisor.phase}${supervisor.phase === 'draining' ? ' (starts no new job; waits for its running jobs)' : ' (interrupting its running jobs)'}`;
-      const heartbeat = supervisor.heartbeat_at ? `, heartbeat ${relativeTime(supervisor.heartbeat_at, now)}` : '';
-      this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy${supervisor.waiting_to_start > 0 ? `, ${supervisor.waiting_to_start} claimed waiting for a worker` : ''}, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${heartbeat}${phase}`);
-      if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'RUN', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, `${run.run} of ${run.runs}`, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
-    }
+    for (const supervisor of supervisors) this.supervisor(supervisor, now);
     if (waiting.length === 0) return;
-    const when = live.some((supervisor) => supervisor.phase === undefined || supervisor.phase === 'running') ? 'a running supervisor takes it back within seconds' : 'starts when a supervisor runs';
+    const when = view.recovering ? 'a running supervisor takes it back within seconds' : 'starts when a supervisor runs';
     this.out(`\n${waiting.length} processing job${waiting.length === 1 ? '' : 's'} whose supervisor is gone, waiting for recovery: ${when}`);
     this.context.stdout.write(renderTable(['JOB', 'SUPERVISOR', 'STARTED', 'COMMAND'], waiting.map((job) => [job.job, job.owner_pid === null ? '-' : `${job.owner_pid} (gone)`, job.started_at ? relativeTime(job.started_at, now) : '', clip(job.command, 60)])));
   }
-}
 
+  private supervisor(supervisor: SupervisorSummary, now: Date) {
+    const phase = supervisor.phase === 'running' ? '' : `, ${supervisor.phase}${supervisor.phase === 'draining' ? ' (starts no new job; waits for its running jobs)' : ' (interrupting its running jobs)'}`;
+    const heartbeat = supervisor.heartbeat_at ? `, heartbeat ${relativeTime(supervisor.heartbeat_at, now)}` : '';
+    this.out(`\nsupervisor ${supervisor.pid} on ${supervisor.host}, ${supervisor.workers} worker${supervisor.workers === 1 ? '' : 's'}, ${supervisor.running.length} busy${supervisor.waiting_to_start > 0 ? `, ${supervisor.waiting_to_start} claimed waiting for a worker` : ''}, up ${relativeTime(supervisor.started_at, now).replace(' ago', '')}${heartbeat}${phase}`);
+    if (supervisor.running.length > 0) this.context.stdout.write(renderTable(['WORKER', 'JOB', 'RUN', 'STARTED', 'COMMAND'], supervisor.running.map((run) => [String(run.worker), run.job, `${run.run} of ${run.runs}`, run.started_at ? relativeTime(run.started_at, now) : '', clip(run.command, 60)])));
+  }
+}

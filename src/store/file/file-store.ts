@@ -13,6 +13,8 @@ import { ArchiveFollower, withArchive } from './archive.ts';
 import type { Home } from '../home.ts';
 import type { Change, Phase, Registration, Store, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
 import { listRegistered, liveSupervisors, registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
+import { FileReads } from './reads.ts';
+import type { JobQuery } from '../reads.ts';
 import { createStore, isOwnWrite, jobDefaults, lookupJobs, readConfig, readConfigSources, readJobs, transact, updateConfig, type StoreContext } from './store.ts';
 
 /** How long `requestStop --force` leaves between the first signal and the second. */
@@ -23,9 +25,11 @@ export class FileStore implements Store {
   readonly settingsLabel = 'config.json';
 
   private readonly archive: ArchiveFollower;
+  private readonly reads: FileReads;
 
   constructor(private readonly ctx: StoreContext) {
     this.archive = new ArchiveFollower(ctx.home);
+    this.reads = new FileReads(ctx.home, { live: () => this.readJobs(), all: () => this.readAllJobs() });
   }
 
   get where(): string {
@@ -73,6 +77,16 @@ export class FileStore implements Store {
   jobDefaults(config: Config) {
     return jobDefaults(this.ctx, config);
   }
+
+  countJobs = () => this.reads.countJobs();
+  processingJobs = () => this.reads.processingJobs();
+  nextJobs = (now: Date) => this.reads.nextJobs(now);
+  dependencyWaits = (limit: number) => this.reads.dependencyWaits(limit);
+  activity = (now: Date) => this.reads.activity(now);
+  queueSettings = () => this.reads.queueSettings();
+  pageJobs = (query: JobQuery, page: { offset: number; limit?: number }) => this.reads.pageJobs(query, page);
+  countMatching = (query: JobQuery) => this.reads.countMatching(query);
+  streamJobs = (query: JobQuery, limit: number | undefined, each: (jobs: readonly Job[]) => void) => this.reads.streamJobs(query, limit, each);
 
   transact<T>(fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options?: TransactOptions): Promise<T> {
     return transact(this.ctx, fn, options);

@@ -26,6 +26,8 @@ import { connectionError, openPool, parseTarget, describeTarget, inTransaction }
 import { decodeJob, encodeJob } from './jobs.ts';
 import { leaseSettings, type LeaseSettings } from './lease.ts';
 import { migrate } from './schema.ts';
+import { PostgresReads } from './reads.ts';
+import type { JobQuery } from '../reads.ts';
 
 /** Every change takes this transaction-scoped advisory lock: changes are serial, as in the file store. */
 export const CHANGE_LOCK = 0x71637478;
@@ -70,6 +72,7 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(change: Change) => void>();
   private listening: { stop(): void } | null = null;
   readonly lease: LeaseSettings;
+  private readonly reads = new PostgresReads((fn) => this.withClient(fn));
 
   constructor(url: string, home: Home, options: StoreOptions) {
     this.url = url;
@@ -212,6 +215,16 @@ export class PostgresStore implements Store {
       return wanted.map((id) => findJob(jobs, id));
     });
   }
+
+  countJobs = () => this.reads.countJobs();
+  processingJobs = () => this.reads.processingJobs();
+  nextJobs = (now: Date) => this.reads.nextJobs(now);
+  dependencyWaits = (limit: number) => this.reads.dependencyWaits(limit);
+  activity = (now: Date) => this.reads.activity(now);
+  queueSettings = () => this.reads.queueSettings();
+  pageJobs = (query: JobQuery, page: { offset: number; limit?: number }) => this.reads.pageJobs(query, page);
+  countMatching = (query: JobQuery) => this.reads.countMatching(query);
+  streamJobs = (query: JobQuery, limit: number | undefined, each: (jobs: readonly Job[]) => void) => this.reads.streamJobs(query, limit, each);
 
   async transact<T>(fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options: TransactOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {

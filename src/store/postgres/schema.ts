@@ -89,9 +89,27 @@ ALTER TABLE queuectl_supervisors ADD COLUMN cwd text NOT NULL DEFAULT '';
 ALTER TABLE queuectl_supervisors ADD COLUMN stop_force boolean NOT NULL DEFAULT false;
 `;
 
+/**
+ * What the display reads need (postgres/reads.ts): the queue as a column, and an index per order
+ * a list can take, led by the state, so a page of any state is read in order and cut; the counts
+ * are an index-only scan of a narrow index. Only columns that already exist or `queue` are used, so
+ * these apply whatever shape migration 3 gave the table.
+ */
+const READS = `
+ALTER TABLE queuectl_jobs ADD COLUMN IF NOT EXISTS queue text NOT NULL GENERATED ALWAYS AS (coalesce(doc->>'queue', 'default')) STORED;
+CREATE INDEX IF NOT EXISTS queuectl_jobs_counts ON queuectl_jobs (archived, state, queue);
+CREATE INDEX IF NOT EXISTS queuectl_jobs_run_order ON queuectl_jobs (state, priority DESC, archived DESC, seq);
+CREATE INDEX IF NOT EXISTS queuectl_jobs_recent ON queuectl_jobs (state, queuectl_time(doc->>'updated_at') DESC, archived, seq DESC);
+CREATE INDEX IF NOT EXISTS queuectl_jobs_newest ON queuectl_jobs (state, archived, seq DESC);
+CREATE INDEX IF NOT EXISTS queuectl_jobs_next_due ON queuectl_jobs (run_at, seq) WHERE state IN ('pending', 'failed');
+CREATE INDEX IF NOT EXISTS queuectl_jobs_ran ON queuectl_jobs (queuectl_time(doc->>'updated_at')) WHERE jsonb_array_length(doc->'history') > 0;
+CREATE INDEX IF NOT EXISTS queuectl_jobs_dependents ON queuectl_jobs (seq) WHERE state IN ('pending', 'failed') AND doc ? 'after';
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'jobs, config and supervisors', sql: JOBS_CONFIG_SUPERVISORS },
   { version: 2, description: 'archived jobs, queue settings and schedules, forced stops', sql: STORE },
+  { version: 4, description: 'the queue column and the indexes of the display reads', sql: READS },
 ];
 
 /** Any fixed number: every queuectl process that migrates takes this same lock. ('qctl' in ASCII.) */

@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { fullJob } from '../../../lifecycle/jobfile.ts';
+import { JsonArrayWriter } from '../../json-array.ts';
 import { renderJobs } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -17,9 +17,15 @@ export class DlqListCommand extends QueueCommand {
   asJson = Option.Boolean('--json', false, { description: 'print a JSON array' });
 
   async run() {
-    const dead = (await this.store.readJobs()).jobs.filter((job) => job.state === 'dead');
-    if (this.asJson) return this.json(dead.map(fullJob));
+    const query = { states: ['dead'] as const, order: 'created' } as const;
+    if (this.asJson) {
+      const array = new JsonArrayWriter(this.context.stdout);
+      await this.store.streamJobs(query, undefined, (jobs) => array.add(jobs));
+      return array.end();
+    }
+    // Dead jobs wait for nothing: their "when" needs no dependencies.
+    const dead = await this.store.pageJobs(query, { offset: 0 });
     if (dead.length === 0) return this.out('the dead letter queue is empty');
-    this.context.stdout.write(renderJobs(dead, this.context.now()));
+    this.context.stdout.write(renderJobs(dead, this.context.now(), new Map()));
   }
 }
