@@ -47,7 +47,10 @@ entries.sort((a, b) => (timings[b.name] ?? Infinity) - (timings[a.name] ?? Infin
 // suite's store (`on: 'postgres'`) take their databases from the run's server; any other file
 // that starts a server of its own still does.
 const usesRunServer = ({ file, backend }) => backend === 'postgres' || /\bon: 'postgres'/.test(readFileSync(file, 'utf8'));
-const runServer = entries.some(usesRunServer) ? await startRunServer() : null;
+// It starts while the first files that need no server run.
+const runServerStarting = entries.some(usesRunServer) ? startRunServer() : Promise.resolve(null);
+runServerStarting.catch(() => undefined);
+let runServer = null;
 
 async function startRunServer() {
   const { tsImport } = await import('tsx/esm/api');
@@ -73,7 +76,21 @@ const measured = {};
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const broken = [];
 
-function runFile({ file, name, backend }) {
+async function runFile(entry) {
+  if (usesRunServer(entry)) {
+    try {
+      runServer = await runServerStarting;
+    } catch (error) {
+      broken.push(entry.name);
+      totals.failed += 1;
+      process.stdout.write(`\n✘ ${entry.name}: could not start the test PostgreSQL server\n${error.stack}\n`);
+      return;
+    }
+  }
+  await spawnFile(entry);
+}
+
+function spawnFile({ file, name, backend }) {
   return new Promise((resolve) => {
     const started = Date.now();
     const env = { ...process.env, FORCE_COLOR: '0', ...(backend ? { QUEUECTL_TEST_BACKEND: backend } : {}), ...(runServer?.env ?? {}) };
@@ -115,7 +132,7 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
   while (queue.length > 0) await runFile(queue.shift());
 }));
 
-runServer?.server.stop();
+(await runServerStarting.catch(() => null))?.server.stop();
 
 if (process.env.TEST_TIMINGS === 'write') writeFileSync(timingsFile, `${JSON.stringify(Object.fromEntries(Object.entries(measured).sort(([a], [b]) => a.localeCompare(b))), null, 2)}\n`);
 if (entries.length === 0) process.stdout.write('no test files matched\n');
