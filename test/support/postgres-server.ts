@@ -230,8 +230,9 @@ function groupId(name: string): number {
 function databaseMaker(url: string, port: number): PostgresServer['createDatabase'] {
   let count = 0;
   return async ({ template } = {}) => {
-    // Several test processes create databases on the run's server at once.
-    const name = `test_${process.pid}_${++count}`;
+    // Several test processes create databases on the run's server at once: the pid, then the
+    // count in four digits, so that no two processes' names meet, and the name stays test_<digits>.
+    const name = `test_${process.pid}${String(++count).padStart(4, '0')}`;
     const { Client } = await import('pg');
     const client = new Client({ connectionString: url });
     await client.connect();
