@@ -1,13 +1,16 @@
 /**
  * Which store the end-to-end suite runs against: the JSON file (the default), or PostgreSQL when
  * the test process has QUEUECTL_TEST_BACKEND=postgres (test/run.mjs runs test/e2e/ both ways).
- * On PostgreSQL every scenario gets a fresh database on one throwaway server per test file, and
- * reads the jobs straight from it with psql (synchronous, as the file store's reads are).
+ * On PostgreSQL every scenario gets a fresh database, a copy of a template that already holds
+ * queuectl's schema, on the run's throwaway server (run-server.ts; a server of the file's own when
+ * the file runs outside test/run.mjs), and reads the jobs straight from it with psql
+ * (synchronous, as the file store's reads are).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Job } from '../../src/lifecycle/job.ts';
-import { BINARIES, findServerBinaries, startPostgres, type PostgresServer } from './postgres-server.ts';
+import { BINARIES, findServerBinaries, runServer, startPostgres, type RunServer } from './postgres-server.ts';
+import { createTemplate } from './run-server.ts';
 
 export type Backend = 'file' | 'postgres';
 
@@ -18,13 +21,16 @@ export function postgresMissing(): string | null {
   return findServerBinaries() === null ? `no PostgreSQL server binaries (${BINARIES.join(', ')}); install Debian's postgresql package` : null;
 }
 
-let shared: Promise<PostgresServer> | null = null;
+let shared: Promise<RunServer> | null = null;
 
-function server(): Promise<PostgresServer> {
-  if (shared === null) {
-    shared = startPostgres();
-    shared.then((started) => process.on('exit', () => started.stop()), () => undefined);
-  }
+async function ownServer(): Promise<RunServer> {
+  const server = await startPostgres();
+  process.on('exit', () => server.stop());
+  return { server, template: await createTemplate(server) };
+}
+
+function server(): Promise<RunServer> {
+  shared ??= Promise.resolve(runServer()).then((run) => run ?? ownServer());
   return shared;
 }
 
@@ -36,10 +42,10 @@ export interface Database {
   sql(query: string): string;
 }
 
-/** A fresh, empty database on this test file's server. */
+/** A fresh database, with queuectl's schema and no jobs, on the run's server. */
 export async function freshDatabase(): Promise<Database> {
-  const started = await server();
-  const url = await started.createDatabase();
+  const { server: started, template } = await server();
+  const url = await started.createDatabase({ template });
   const name = new URL(url).pathname.slice(1);
   const psql = path.join(findServerBinaries()!, 'psql');
   const sql = (query: string) => {
@@ -47,13 +53,16 @@ export async function freshDatabase(): Promise<Database> {
     if (result.status !== 0) throw new Error(`psql: ${result.stderr || result.error?.message}`);
     return result.stdout;
   };
+  let tableSeen = false;
   return {
     url,
     sql,
     jobs: () => {
-      // Before the first command has created the schema, the queue is empty.
-      const exists = sql(`SELECT to_regclass('queuectl_jobs') IS NOT NULL`).trim() === 't';
-      if (!exists) return [];
+      // Without the schema (a database not copied from the template) the queue is empty. Once
+      // seen, the table is not looked for again: each psql costs a process, and scenarios read
+      // the jobs many times a second while they wait.
+      tableSeen ||= sql(`SELECT to_regclass('queuectl_jobs') IS NOT NULL`).trim() === 't';
+      if (!tableSeen) return [];
       return JSON.parse(sql(`SELECT coalesce(jsonb_agg(doc ORDER BY seq), '[]'::jsonb) FROM queuectl_jobs WHERE NOT archived`)) as Job[];
     },
   };

@@ -18,12 +18,41 @@ export interface PostgresServer {
   port: number;
   /** The temp directory holding the cluster (`data/`), its log and its socket. */
   dir: string;
-  /** A new, empty database on this server, and its URL: a clean slate for one test. */
-  createDatabase(): Promise<string>;
+  /**
+   * A new database on this server, and its URL: a clean slate for one test. Empty, or a copy of
+   * `template` (a database nobody is connected to, see run-server.ts).
+   */
+  createDatabase(options?: { template?: string }): Promise<string>;
   /** Stops the server at once and removes its directory; calling it again does nothing. */
   stop(): void;
   /** `pg_ctl restart -m MODE`: every session is cut off; resolves once it accepts connections again. */
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
+}
+
+/**
+ * The server test/run.mjs starts once for the whole run (run-server.ts), described in the test
+ * processes' environment as JSON (`url`, `port`, `dir`, `template`). The name does not reach
+ * queuectl's own processes: cli.ts's cleanEnv drops every QUEUECTL_ variable.
+ */
+export const RUN_SERVER_VARIABLE = 'QUEUECTL_TEST_POSTGRES';
+
+export interface RunServer {
+  server: PostgresServer;
+  /** The database every scenario's database is copied from, with queuectl's schema in place. */
+  template: string;
+}
+
+/**
+ * The run's server as this test process sees it, or null outside test/run.mjs. It belongs to the
+ * run: `stop()` leaves it running, and `restart()` refuses, since other files use it at the same
+ * time (a test that restarts its server starts one of its own).
+ */
+export function runServer(env: NodeJS.ProcessEnv = process.env): RunServer | null {
+  const described = env[RUN_SERVER_VARIABLE];
+  if (!described) return null;
+  const { url, port, dir, template } = JSON.parse(described) as { url: string; port: number; dir: string; template: string };
+  const restart = () => Promise.reject(new Error(`the run's PostgreSQL server (${RUN_SERVER_VARIABLE}) is shared by every test file: a test that restarts its server starts its own with startPostgres()`));
+  return { template, server: { url, port, dir, stop: () => undefined, restart, createDatabase: databaseMaker(url, port) } };
 }
 
 export interface StartOptions {
@@ -198,10 +227,12 @@ function groupId(name: string): number {
   return Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
 }
 
-function databaseMaker(url: string, port: number): () => Promise<string> {
+function databaseMaker(url: string, port: number): PostgresServer['createDatabase'] {
   let count = 0;
-  return async () => {
-    const name = `test_${++count}`;
+  return async ({ template } = {}) => {
+    // Several test processes create databases on the run's server at once: the pid, then the
+    // count in four digits, so that no two processes' names meet, and the name stays test_<digits>.
+    const name = `test_${process.pid}${String(++count).padStart(4, '0')}`;
     const { Client } = await import('pg');
     const client = new Client({ connectionString: url });
     await client.connect();
@@ -210,7 +241,7 @@ function databaseMaker(url: string, port: number): () => Promise<string> {
       // here) when nothing is fsynced; the choice exists from PostgreSQL 15.
       const version = await client.query<{ server_version_num: string }>('SHOW server_version_num');
       const strategy = Number(version.rows[0]?.server_version_num) >= 150000 ? ' STRATEGY = FILE_COPY' : '';
-      await client.query(`CREATE DATABASE ${name}${strategy}`);
+      await client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}${strategy}`);
     } finally {
       await client.end();
     }

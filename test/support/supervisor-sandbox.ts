@@ -16,6 +16,13 @@ import { tempDir } from './tmp.ts';
 import { BACKEND, freshDatabase, postgresMissing, type Backend, type Database } from './backend.ts';
 import { waitFor } from './wait.ts';
 
+/**
+ * How often waitJob and waitJobs read the jobs. On PostgreSQL each read is a psql process (tens of
+ * milliseconds of CPU): polling as often as a file read would take a core from the processes
+ * under test on a 2-core machine. A tenth of a second late is far inside every wait's deadline.
+ */
+const POLL_MS: Record<Backend, number> = { file: 20, postgres: 100 };
+
 /** Sandboxes not yet closed: if the test process exits early, their processes die with it. */
 const unclosed = new Set<Sandbox>();
 process.on('exit', () => {
@@ -96,7 +103,7 @@ export class Sandbox {
         const job = this.job(id);
         return predicate(job) ? job : null;
       },
-      { timeout, what: `job ${id} ${what}` },
+      { timeout, what: `job ${id} ${what}`, interval: this.pollMs },
     );
   }
 
@@ -106,8 +113,12 @@ export class Sandbox {
         const jobs = this.jobs();
         return predicate(jobs) ? jobs : null;
       },
-      { timeout, what },
+      { timeout, what, interval: this.pollMs },
     );
+  }
+
+  private get pollMs(): number {
+    return POLL_MS[this.db ? 'postgres' : 'file'];
   }
 
   /** Starts `worker start --count N` in its own session and waits until it has registered. */
