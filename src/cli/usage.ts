@@ -161,3 +161,42 @@ function unknownOption(option: string, name: string, definition: Definition | un
 function shortUsage(definition: Definition): string {
   return `${definition.path}${definition.options.length > 0 ? ' [options]' : ''}${definition.usage.slice(definition.path.length)}`;
 }
+
+/**
+ * What each option's value is, as help shows it. clipanion writes `#0` for every value; the
+ * kind comes from here instead, one table for every command, so one name reads the same
+ * everywhere; `clean --state` is one command's own. An option missing here shows VALUE (and the
+ * help test fails on it).
+ */
+const VALUE_KINDS: Record<string, string> = {
+  '--id': 'ID',
+  '--max-retries': 'N',
+  '--priority': 'N',
+  '--run-at': 'TIME',
+  '--delay': 'DURATION',
+  '--timeout': 'DURATION',
+  '--older-than': 'DURATION',
+  '--no-retry-on': 'CODE[,CODE]',
+  '--after': 'ID[,ID]',
+  '--queue': 'NAME',
+  '--env': 'KEY=VALUE',
+  '--file': 'FILE',
+  '--state': 'STATE[,STATE]',
+  'clean --state': 'STATE',
+  '--limit': 'N',
+  '--count': 'N',
+  '--parallel': 'N',
+  '--attempt': 'N',
+  '--port': 'PORT',
+  '--host': 'ADDRESS',
+  '--cron': 'EXPR',
+  '--tz': 'ZONE',
+};
+
+/** `--delay #0` → `--delay DURATION`, in a usage line or option name of `command` (`clean`, `dlq list`). */
+export function withValueKinds(text: string, command: string): string {
+  return text.replace(/(--[\w-]+)((?:,-[\w-]+)*) #0/g, (_, name: string, aliases: string) => {
+    const kind = VALUE_KINDS[`${command} ${name}`] ?? VALUE_KINDS[name] ?? 'VALUE';
+    return `${name}${aliases} ${kind}`;
+  });
+}

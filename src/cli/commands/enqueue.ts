@@ -51,7 +51,7 @@ export class EnqueueCommand extends QueueCommand {
   noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
   after = Option.String('--after', { description: 'start only after these jobs completed, such as build,lint' });
   queue = Option.String('--queue,-q', { description: 'the queue to run in (default: default)' });
-  env = Option.Array('--env', { description: 'KEY=VALUE: a variable for this job\'s runs (repeatable)' });
+  env = Option.Array('--env', { description: 'a variable for this job\'s runs (repeatable)' });
   file = Option.String('--file,-f', { description: 'read JSON-lines specs from a file, or - for stdin' });
   asJson = Option.Boolean('--json', false, { description: 'print the new jobs as JSON' });
   words = Option.Rest();
