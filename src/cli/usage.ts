@@ -4,6 +4,7 @@
  * command with `#0` for each value.
  */
 import type { Definition } from 'clipanion';
+import { closeWord } from '../lifecycle/spelling.ts';
 
 /** A command as the user may type it: every path (aliases included) and what it does. */
 export interface CommandName {
@@ -101,25 +102,6 @@ function closeness(typed: readonly string[], path: readonly string[]): number | 
     total += distance;
   }
   return total;
-}
-
-function closeWord(typed: string, word: string): number | null {
-  const distance = editDistance(typed, word);
-  if (distance <= (word.length <= 4 ? 1 : 2)) return distance;
-  return typed.length >= 3 && word.startsWith(typed) ? word.length - typed.length : null;
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 interface OptionName {

@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
 import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
+import { newQueues } from '../../lifecycle/queue.ts';
 import { checkDependencies } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';
 import { readInput } from '../input.ts';
@@ -129,7 +130,7 @@ export class EnqueueCommand extends QueueCommand {
         if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
       }
     };
-    const created = await this.store.transact((doc, _settings, tx) => {
+    const { added: created, fresh } = await this.store.transact((doc, _settings, tx) => {
       refuseTaken(doc.jobs);
       const added = jobs.map((job) => createJob(job, now));
       const live = new Map(doc.jobs.map((job) => [job.id, job]));
@@ -137,9 +138,12 @@ export class EnqueueCommand extends QueueCommand {
       // A dependency may have moved to the archive (completed long ago): only then is it read.
       const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : tx.archived;
       checkDependencies(added, new Map([...archived.map((job) => [job.id, job] as const), ...live]));
+      const fresh = newQueues(added, doc.jobs, doc.queues);
       doc.jobs.push(...added);
-      return added;
+      return { added, fresh };
     }, { archive: jobs.flatMap((job) => job.after ?? []) });
+    // A mistyped --queue makes a queue nobody serves as expected: say so, without refusing.
+    for (const name of fresh) this.context.stderr.write(`queuectl: new queue ${name}\n`);
     if (this.asJson) this.json(this.file === undefined ? fullJob(created[0]!) : created.map(fullJob));
     else this.out(created.map((job) => job.id).join('\n'));
   }
