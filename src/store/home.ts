@@ -174,7 +174,8 @@ export function ensureHome(home: Home): string | undefined {
 
 export function writeGitignore(home: Home): void {
   try {
-    fs.writeFileSync(path.join(home.dir, '.gitignore'), GITIGNORE, { flag: 'wx' });
+    // Private like the rest of a new store; `wx` never touches one that exists, so a mode widened by hand stays.
+    fs.writeFileSync(path.join(home.dir, '.gitignore'), GITIGNORE, { flag: 'wx', mode: 0o600 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
