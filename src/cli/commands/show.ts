@@ -3,7 +3,7 @@ import { formatDuration } from '../../lifecycle/duration.ts';
 import { displayPath } from '../../store/home.ts';
 import { MAX_RECOVERIES, type Job } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
-import { logFile } from '../../supervisor/joblog.ts';
+import { logFile, readRuns, type Section } from '../../supervisor/joblog.ts';
 import { renderTable } from '../table.ts';
 import { relativeTime } from '../../lifecycle/duration.ts';
 import { shellQuote } from '../../lifecycle/spec.ts';
@@ -53,7 +53,7 @@ export class ShowCommand extends QueueCommand {
       ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
       ['created', when(job.created_at)],
       [job.state === 'pending' || job.state === 'failed' ? 'due' : 'run at', when(job.run_at)],
-      ['started', when(job.started_at)],
+      ['started', when(runStart(job, () => readRuns(this.store.home, job)))],
       ['finished', when(job.finished_at)],
       ['last error', job.last_error ?? '-'],
       ['running on', job.owner ? `supervisor ${job.owner.pid} on ${job.owner.host}, worker ${job.owner.worker}` : '-'],
@@ -73,4 +73,16 @@ export class ShowCommand extends QueueCommand {
     ]);
     this.context.stdout.write(`\n${renderTable(['RUN', 'STARTED', 'TOOK', 'OUTCOME', 'EXIT', 'NEXT', 'ERROR'], rows)}`);
   }
+}
+
+/**
+ * When the latest run started, as its log header and the runs table say: the runner's clock
+ * when it started the command. The job's own `started_at` is when it was claimed, a little
+ * earlier, and stays the record for recovery.
+ */
+function runStart(job: Job, runs: () => readonly Section[]): string | null {
+  const claimed = job.started_at;
+  if (job.state !== 'processing') return job.history.at(-1)?.started_at ?? claimed;
+  const current = runs().at(-1);
+  return current && claimed && current.started_at >= claimed ? current.started_at : claimed;
 }
