@@ -41,7 +41,9 @@ export function resolveHome(env: NodeJS.ProcessEnv, cwd: string): Home {
  */
 export function ceilings(env: NodeJS.ProcessEnv): string[] {
   const listed = env.QUEUECTL_CEILING_DIRECTORIES;
-  const defaults = [env.TMPDIR || '/tmp', ...(env.HOME ? [path.dirname(path.resolve(env.HOME))] : [])];
+  // For root (HOME=/root) the parent is `/`, where a store is deliberate: not a default ceiling.
+  const homes = env.HOME ? path.dirname(path.resolve(env.HOME)) : '/';
+  const defaults = [env.TMPDIR || '/tmp', ...(homes === '/' ? [] : [homes])];
   const dirs = listed === undefined ? defaults : listed.split(':').filter((dir) => path.isAbsolute(dir));
   return dirs.map(realPath);
 }
