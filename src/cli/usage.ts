@@ -175,10 +175,25 @@ const VALUE_KINDS: Record<string, string> = {
   '--tz': 'ZONE',
 };
 
-/** `--delay #0` → `--delay DURATION`, in a usage line or option name of `command` (`clean`, `dlq list`). */
+/** What the words after the options are, where clipanion writes only `...`. */
+const REST_WORDS: Record<string, string> = {
+  enqueue: '[SPEC | -- COMMAND [ARG...]]',
+  wait: '[ID...]',
+  'dlq retry': '[ID...]',
+  'queue pause': '[NAME...]',
+  'queue resume': '[NAME...]',
+  'schedule add': '-- COMMAND [ARG...]',
+};
+
+/**
+ * `--delay #0` → `--delay DURATION`, in a usage line or option name of `command` (`clean`,
+ * `dlq list`); and a usage line's closing `...` says what the words are.
+ */
 export function withValueKinds(text: string, command: string): string {
-  return text.replace(/(--[\w-]+)((?:,-[\w-]+)*) #0/g, (_, name: string, aliases: string) => {
+  const kinds = text.replace(/(--[\w-]+)((?:,-[\w-]+)*) #0/g, (_, name: string, aliases: string) => {
     const kind = VALUE_KINDS[`${command} ${name}`] ?? VALUE_KINDS[name] ?? 'VALUE';
     return `${name}${aliases} ${kind}`;
   });
+  const rest = REST_WORDS[command];
+  return rest && kinds.startsWith(`${BINARY} ${command}`) ? kinds.replace(/ \.\.\.$/, ` ${rest}`) : kinds;
 }

@@ -22,6 +22,8 @@ kinds('queuectl --help shows no #0 and names each value', inTemp((cwd) => {
   assert.not.match(stdout, /#\d/);
   assert.match(stdout, /queuectl enqueue \[--id ID\] .*\[--priority N\] .*\[--delay DURATION\]/);
   assert.match(stdout, /queuectl list \[--state,-s STATE\[,STATE\]\]/);
+  assert.match(stdout, /^ {2}queuectl queue pause \[NAME\.\.\.\]$/m, 'the words after the options say what they are');
+  assert.match(stdout, /^ {2}queuectl enqueue .* \[SPEC \| -- COMMAND \[ARG\.\.\.\]\]$/m);
 }));
 
 kinds('every command --help and help CMD shows the kind of each option value', inTemp((cwd) => {
