@@ -6,11 +6,12 @@ import { directStderr, directStdout } from './cli/output.ts';
 import { explainParseError, groupListing, isGroup } from './cli/usage.ts';
 
 /**
- * clipanion reads `-5` as an option name. A negative number right after a long option becomes
- * `--option=-5`; after `config set KEY` it is the value, so `--` goes before it.
+ * clipanion reads `-5` as an option name, and then `--delay` as missing its value. A negative
+ * value (`-5`, `-1e3`, `-5m`) right after a long option becomes `--option=-5m`, so the option's
+ * own check says what is wrong with it; after `config set KEY` it is the value, so `--` goes before it.
  */
 export function protectNegativeNumbers(argv: readonly string[]): string[] {
-  const negative = /^-\d+(\.\d+)?$/;
+  const negative = /^-\.?\d/;
   const out: string[] = [];
   argv.forEach((word, index) => {
     const previous = out.at(-1);

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { takeTurn } from '../src/lifecycle/dispatch.ts';
 import { QueueError } from '../src/lifecycle/error.ts';
 import { pickDue, type Job } from '../src/lifecycle/job.ts';
-import { admitByQueue, parseParallel, withQueue } from '../src/lifecycle/queue.ts';
+import { admitByQueue, checkKnownQueue, EVERY_QUEUE, newQueues, parseParallel, queueNames, summarizeQueues, withQueue } from '../src/lifecycle/queue.ts';
 import { admitter, checkDependencies, endBlocked, enqueueDependents, hasBlocked, neededByWaiting, reviveDependents, waitingFor } from '../src/lifecycle/workflow.ts';
 import { at, job } from './support/factory.ts';
 
@@ -45,6 +45,24 @@ eligible('a queue limit counts its running jobs and those admitted before', () =
   assert.equal(ids(admitByQueue(jobs.slice(1), jobs, queues)), ['a', 'c']);
   const none = withQueue(queues, 'gpu', { parallel: 1 });
   assert.equal(ids(admitByQueue(jobs.slice(1), jobs, none)), ['c'], 'a full queue starts nothing; others go on');
+});
+
+eligible('the * entry pauses every queue, one no job used before included, and keeps each queue\'s own settings', () => {
+  const queues = withQueue(withQueue(undefined, 'gpu', { parallel: 2 }), EVERY_QUEUE, { paused: true });
+  const jobs = [job({ id: 'a' }), job({ id: 'g', queue: 'gpu' }), job({ id: 'n', queue: 'brand-new' })];
+  assert.equal(ids(admitByQueue(jobs, jobs, queues)), []);
+  assert.equal(queueNames(jobs, queues), ['brand-new', 'default', 'gpu'], '* is not a queue');
+  assert.equal(summarizeQueues(jobs, queues, ['pending']).map((queue) => [queue.name, queue.parallel, queue.paused]), [['brand-new', null, true], ['default', null, true], ['gpu', 2, true]]);
+  const resumed = withQueue(queues, EVERY_QUEUE, { paused: false });
+  assert.equal(resumed, { gpu: { parallel: 2, paused: false } }, 'gpu keeps its limit, not the pause');
+  assert.equal(ids(admitByQueue(jobs, jobs, resumed)), ['a', 'g', 'n']);
+});
+
+eligible('a queue named for pause must exist; a new one in enqueue is told apart', () => {
+  assert.is(checkKnownQueue('gpu', ['default', 'gpu']), 'gpu');
+  assert.throws(() => checkKnownQueue('defualt', ['default', 'gpu']), (error: QueueError) => error.code === 'not-found' && /did you mean default\?/.test(error.message));
+  assert.equal(newQueues([{ queue: 'gpu' }, { queue: 'default' }, { queue: 'cpu' }], [job({ queue: 'gpu' })], { cpu: { parallel: 1, paused: false } }), []);
+  assert.equal(newQueues([{ queue: 'gpuu' }], [job({ queue: 'gpu' })], undefined), ['gpuu']);
 });
 
 eligible('takeTurn claims within the limit in the same step that records a finished run', () => {

@@ -28,7 +28,7 @@ import { QueueSetCommand } from './commands/queue/set.ts';
 import { ScheduleAddCommand } from './commands/schedule/add.ts';
 import { ScheduleListCommand } from './commands/schedule/list.ts';
 import { ScheduleRemoveCommand } from './commands/schedule/remove.ts';
-import type { CommandName } from './usage.ts';
+import { withValueKinds, type CommandName } from './usage.ts';
 
 export const VERSION = '0.1.0';
 
@@ -62,6 +62,18 @@ const QUEUE_COMMANDS = [
   ImportCommand,
 ];
 
+/**
+ * clipanion, with each option's kind of value where clipanion writes `#0`: every usage line and
+ * option list (help, `help CMD`, usage errors) is made here.
+ */
+class QueueCli extends Cli<QueueContext> {
+  protected override getUsageByIndex(n: number, opts?: { detailed?: boolean; inlineOptions?: boolean }): ReturnType<Cli<QueueContext>['getUsageByIndex']> {
+    const { usage, options } = super.getUsageByIndex(n, opts);
+    const command = super.getUsageByIndex(n, { detailed: false }).usage.replace(/^queuectl ?/, '');
+    return { usage: withValueKinds(usage, command), options: options.map((option) => ({ ...option, definition: withValueKinds(option.definition, command) })) };
+  }
+}
+
 /** Those that list or describe the others. */
 const HELP_COMMANDS = [HelpCommand, Builtins.HelpCommand, Builtins.VersionCommand];
 
@@ -71,7 +83,7 @@ const HELP_COMMANDS = [HelpCommand, Builtins.HelpCommand, Builtins.VersionComman
  * Anything else (help, a typo, no command) gets them all, for the listing and the suggestions.
  */
 export function createCli(argv: readonly string[] = []): Cli<QueueContext> {
-  const cli = new Cli<QueueContext>({ binaryLabel: 'queuectl', binaryName: 'queuectl', binaryVersion: VERSION, enableColors: false });
+  const cli = new QueueCli({ binaryLabel: 'queuectl', binaryName: 'queuectl', binaryVersion: VERSION, enableColors: false });
   const depth = (command: (typeof QUEUE_COMMANDS)[number]) =>
     Math.max(0, ...(command.paths ?? []).filter((path) => path.every((word, index) => argv[index] === word)).map((path) => path.length));
   const longest = Math.max(...QUEUE_COMMANDS.map(depth));

@@ -15,8 +15,23 @@ function interruptions(job: Job): string {
   return `, ${runs} run${runs === 1 ? '' : 's'} interrupted${crashes}`;
 }
 
-/** Name and value of every field, in `show`'s order; `dependencies` are the jobs of `job.after` that exist. */
-export function jobFields(job: Job, dependencies: ReadonlyMap<string, Job>, now: Date, log: string): [string, string][] {
+/**
+ * When the latest run started, as its log header and the runs table say: the runner's clock
+ * when it started the command. The job's own `started_at` is when it was claimed, a little
+ * earlier, and stays the record for recovery. `runs` reads the job's log, only while it runs.
+ */
+export function runStart(job: Job, runs: () => readonly { started_at: string }[]): string | null {
+  const claimed = job.started_at;
+  if (job.state !== 'processing') return job.history.at(-1)?.started_at ?? claimed;
+  const current = runs().at(-1);
+  return current && claimed && current.started_at >= claimed ? current.started_at : claimed;
+}
+
+/**
+ * Name and value of every field, in `show`'s order; `dependencies` are the jobs of `job.after`
+ * that exist; `started` is `runStart`'s answer.
+ */
+export function jobFields(job: Job, dependencies: ReadonlyMap<string, Job>, now: Date, log: string, started: string | null): [string, string][] {
   const when = (iso: string | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');
   const waiting = job.state === 'pending' || job.state === 'failed' ? waitingFor(job, dependencies) : [];
   return [
@@ -35,7 +50,7 @@ export function jobFields(job: Job, dependencies: ReadonlyMap<string, Job>, now:
     ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
     ['created', when(job.created_at)],
     [job.state === 'pending' || job.state === 'failed' ? 'due' : 'run at', when(job.run_at)],
-    ['started', when(job.started_at)],
+    ['started', when(started)],
     ['finished', when(job.finished_at)],
     ['last error', job.last_error ?? '-'],
     ['running on', job.owner ? `supervisor ${job.owner.pid} on ${job.owner.host}, worker ${job.owner.worker}` : '-'],

@@ -5,7 +5,7 @@
  */
 import type { Metrics, Window } from '../lifecycle/activity.ts';
 import { DEFAULT_QUEUE, runAllowance, STATES, type Job, type State } from '../lifecycle/job.ts';
-import { settingsOf, type Queues, type QueueSummary } from '../lifecycle/queue.ts';
+import { EVERY_QUEUE, settingsOf, type Queues, type QueueSummary } from '../lifecycle/queue.ts';
 import type { DependencyWaits, JobCounts, JobQuery } from '../store/reads.ts';
 import type { Store, SupervisorRecord } from '../store/store.ts';
 
@@ -67,7 +67,7 @@ export const waitingCount = (counts: Record<State, number>): number => counts.pe
 /** Every queue there is: the default one, those live jobs are in, and those with settings; by name. */
 export function queuesInUse(counts: JobCounts['queues'], settings: Queues): QueueLine[] {
   const none = Object.fromEntries(STATES.map((state) => [state, 0])) as Record<State, number>;
-  const names = [...new Set([DEFAULT_QUEUE, ...Object.keys(counts), ...Object.keys(settings)])].sort();
+  const names = [...new Set([DEFAULT_QUEUE, ...Object.keys(counts), ...Object.keys(settings).filter((name) => name !== EVERY_QUEUE)])].sort();
   return names.map((name) => {
     const inQueue = counts[name] ?? none;
     return { name, counts: inQueue, ...settingsOf(settings, name), waiting: waitingCount(inQueue), running: inQueue.processing };

@@ -4,6 +4,7 @@
  * command with `#0` for each value.
  */
 import type { Definition } from 'clipanion';
+import { closeWord } from '../lifecycle/spelling.ts';
 
 /** A command as the user may type it: every path (aliases included) and what it does. */
 export interface CommandName {
@@ -103,25 +104,6 @@ function closeness(typed: readonly string[], path: readonly string[]): number | 
   return total;
 }
 
-function closeWord(typed: string, word: string): number | null {
-  const distance = editDistance(typed, word);
-  if (distance <= (word.length <= 4 ? 1 : 2)) return distance;
-  return typed.length >= 3 && word.startsWith(typed) ? word.length - typed.length : null;
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 interface OptionName {
   names: string[];
   takesValue: boolean;
@@ -160,4 +142,58 @@ function unknownOption(option: string, name: string, definition: Definition | un
 /** `queuectl show [options] <id>`: the options by name only, as `--help` lists them with their meaning. */
 function shortUsage(definition: Definition): string {
   return `${definition.path}${definition.options.length > 0 ? ' [options]' : ''}${definition.usage.slice(definition.path.length)}`;
+}
+
+/**
+ * What each option's value is, as help shows it. clipanion writes `#0` for every value; the
+ * kind comes from here instead, one table for every command, so one name reads the same
+ * everywhere; `clean --state` is one command's own. An option missing here shows VALUE (and the
+ * help test fails on it).
+ */
+const VALUE_KINDS: Record<string, string> = {
+  '--id': 'ID',
+  '--max-retries': 'N',
+  '--priority': 'N',
+  '--run-at': 'TIME',
+  '--delay': 'DURATION',
+  '--timeout': 'DURATION',
+  '--older-than': 'DURATION',
+  '--no-retry-on': 'CODE[,CODE]',
+  '--after': 'ID[,ID]',
+  '--queue': 'NAME',
+  '--env': 'KEY=VALUE',
+  '--file': 'FILE',
+  '--state': 'STATE[,STATE]',
+  'clean --state': 'STATE',
+  '--limit': 'N',
+  '--count': 'N',
+  '--parallel': 'N',
+  '--attempt': 'N',
+  '--port': 'PORT',
+  '--host': 'ADDRESS',
+  '--cron': 'EXPR',
+  '--tz': 'ZONE',
+};
+
+/** What the words after the options are, where clipanion writes only `...`. */
+const REST_WORDS: Record<string, string> = {
+  enqueue: '[SPEC | -- COMMAND [ARG...]]',
+  wait: '[ID...]',
+  'dlq retry': '[ID...]',
+  'queue pause': '[NAME...]',
+  'queue resume': '[NAME...]',
+  'schedule add': '-- COMMAND [ARG...]',
+};
+
+/**
+ * `--delay #0` → `--delay DURATION`, in a usage line or option name of `command` (`clean`,
+ * `dlq list`); and a usage line's closing `...` says what the words are.
+ */
+export function withValueKinds(text: string, command: string): string {
+  const kinds = text.replace(/(--[\w-]+)((?:,-[\w-]+)*) #0/g, (_, name: string, aliases: string) => {
+    const kind = VALUE_KINDS[`${command} ${name}`] ?? VALUE_KINDS[name] ?? 'VALUE';
+    return `${name}${aliases} ${kind}`;
+  });
+  const rest = REST_WORDS[command];
+  return rest && kinds.startsWith(`${BINARY} ${command}`) ? kinds.replace(/ \.\.\.$/, ` ${rest}`) : kinds;
 }

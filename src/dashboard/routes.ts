@@ -9,8 +9,8 @@ import { restartJobs } from '../operations/restart.ts';
 import { retryDeadJobs } from '../operations/retry.ts';
 import { invalid } from '../lifecycle/error.ts';
 import { STATES, type State } from '../lifecycle/job.ts';
-import { jobFields } from '../cli/jobview.ts';
-import { logFile } from '../supervisor/joblog.ts';
+import { jobFields, runStart } from '../cli/jobview.ts';
+import { logFile, readRuns } from '../supervisor/joblog.ts';
 import { displayPath } from '../store/home.ts';
 import type { JobQuery } from '../store/reads.ts';
 import type { Store } from '../store/store.ts';
@@ -54,7 +54,7 @@ async function jobs(store: Store, ctx: PageContext, params: URLSearchParams): Pr
 async function job(store: Store, ctx: PageContext, id: string): Promise<View> {
   const [found] = await store.lookupJobs([id]);
   const dependencies = new Map((await store.lookupJobs(found!.after, { skipMissing: true })).map((dependency) => [dependency.id, dependency]));
-  const fields = jobFields(found!, dependencies, ctx.now, displayPath(logFile(store.home, found!.id)));
+  const fields = jobFields(found!, dependencies, ctx.now, displayPath(logFile(store.home, found!.id)), runStart(found!, () => readRuns(store.home, found!)));
   return { title: `Job ${found!.id}`, nav: '/jobs', live: jobPage(ctx, found!, fields, readLogTail(store.home, found!)) };
 }
 

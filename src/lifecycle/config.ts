@@ -164,3 +164,11 @@ export function formatSetting(value: Config[SettingKey]): string {
 export function defaultTimeout(config: Config): string | null {
   return config.job_timeout === 'off' ? null : config.job_timeout;
 }
+
+/**
+ * The keys a settings file keeps after a change: those it held, and those the change made
+ * different. A key never set stays out, so its default can change with a new version.
+ */
+export function keysToWrite(stored: readonly string[], before: Config, after: Config): SettingKey[] {
+  return SETTING_KEYS.filter((key) => stored.includes(key) || JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+}

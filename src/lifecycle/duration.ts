@@ -4,10 +4,11 @@ import { invalid } from './error.ts';
 /** `10s`, `5m`, `1.5h`, `2d` → milliseconds. A bare number is refused: its unit would be a guess. */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
-  const value = /^\d+(\.\d+)?\s*[a-z]+$/i.test(trimmed) ? ms(trimmed as ms.StringValue) : undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+  const value = /^-?\d+(\.\d+)?\s*[a-z]+$/i.test(trimmed) ? ms(trimmed as ms.StringValue) : undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw invalid(`invalid duration "${text}": use a number with a unit, such as 500ms, 10s, 5m, 2h or 7d`);
   }
+  if (value <= 0) throw invalid(`invalid duration "${text}": must be more than 0, such as 500ms, 10s or 5m`);
   return value;
 }
 

@@ -7,7 +7,7 @@ import { runCount } from './config.ts';
 import { invalid } from './error.ts';
 import { createJob, DEFAULT_QUEUE, OUTCOMES, STATES, type Attempt, type Job, type Owner } from './job.ts';
 import { parseDuration } from './duration.ts';
-import { QUEUE_NAME, type Queues, type QueueSettings } from './queue.ts';
+import { isQueueKey, QUEUE_NAME, type Queues, type QueueSettings } from './queue.ts';
 import { SCHEDULE_NAME, type JobTemplate, type Schedule } from './schedule.ts';
 
 export const FORMAT_VERSION = 1;
@@ -64,7 +64,7 @@ const fail = (message: string): never => {
 const str: Check<string> = (v) => (typeof v === 'string' ? v : fail(`expected a string, got ${JSON.stringify(v)}`));
 const nonEmpty: Check<string> = (v) => (str(v).trim() !== '' ? (v as string) : fail('must not be empty'));
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check<number> => (v) =>
-  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(`expected a whole number from ${min}, got ${JSON.stringify(v)}`);
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(`expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `from ${min}` : `from ${min} to ${max}`}, got ${JSON.stringify(v)}`);
 /** The form queuectl writes; anything else that parses is normalized to it. */
 const CANONICAL_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 // Every job carries about seven times and this runs on every read: the common case is a regex.
@@ -296,7 +296,7 @@ const queuesCheck: Check<Queues> = (v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('queues: expected an object of queue names and settings such as {"gpu": {"parallel": 1, "paused": false}}');
   return Object.fromEntries(
     Object.entries(v).map(([name, settings]) => {
-      if (!QUEUE_NAME.test(name)) fail(`queues: invalid queue name ${JSON.stringify(name)}: use letters, digits and . _ - (at most 64)`);
+      if (!isQueueKey(name)) fail(`queues: invalid queue name ${JSON.stringify(name)}: use letters, digits and . _ - (at most 64)`);
       try {
         return [name, queueSettings(settings)];
       } catch (error) {

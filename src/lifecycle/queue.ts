@@ -3,8 +3,9 @@
  * limit how many of its jobs run at once across every supervisor of the store, or be paused.
  * Pure functions over the settings kept in jobs.json's top-level `queues` object.
  */
-import { invalid } from './error.ts';
+import { invalid, QueueError } from './error.ts';
 import { DEFAULT_QUEUE, type Job, type State } from './job.ts';
+import { closeNames } from './spelling.ts';
 
 export interface QueueSettings {
   /** At most this many of its jobs processing at once; null: no limit. */
@@ -12,8 +13,14 @@ export interface QueueSettings {
   paused: boolean;
 }
 
-/** Queue name → settings; a queue with no entry has no limit and is not paused. */
+/**
+ * Queue name → settings; a queue with no entry has no limit and is not paused. The entry `*`
+ * (never a queue name) is `queue pause` without a name: while it is paused, every queue is,
+ * those first used later included.
+ */
 export type Queues = Record<string, QueueSettings>;
+
+export const EVERY_QUEUE = '*';
 
 export const UNLIMITED: QueueSettings = { parallel: null, paused: false };
 
@@ -24,8 +31,40 @@ export function checkQueueName(name: string): string {
   return name;
 }
 
+/** A name in the queues object: a queue's, or `*`. */
+export function isQueueKey(name: string): boolean {
+  return name === EVERY_QUEUE || QUEUE_NAME.test(name);
+}
+
+/** Whether `queue pause` without a name is in force. */
+export function everyQueuePaused(queues: Queues | undefined): boolean {
+  return queues?.[EVERY_QUEUE]?.paused === true;
+}
+
+/** What applies to a queue: its own settings, paused too while every queue is. */
 export function settingsOf(queues: Queues | undefined, name: string): QueueSettings {
+  const own = ownSettings(queues, name);
+  return everyQueuePaused(queues) && !own.paused ? { ...own, paused: true } : own;
+}
+
+/** The queue's own entry, as `queue set` and `queue pause NAME` wrote it. */
+export function ownSettings(queues: Queues | undefined, name: string): QueueSettings {
   return queues?.[name] ?? UNLIMITED;
+}
+
+/** `name` if some job or setting names that queue; else not found, with the close names. */
+export function checkKnownQueue(name: string, known: readonly string[]): string {
+  checkQueueName(name);
+  if (known.includes(name)) return name;
+  const close = closeNames(name, known);
+  const hint = close.length > 0 ? `did you mean ${close.join(', ')}?` : `the queues are ${known.join(', ')}`;
+  throw new QueueError('not-found', `no queue named "${name}"; ${hint} (queuectl queue list shows them)`);
+}
+
+/** The queues that `jobs` put into use: those no job or setting named before. */
+export function newQueues(jobs: readonly Pick<Job, 'queue'>[], existing: readonly Job[], queues: Queues | undefined): string[] {
+  const known = new Set(queueNames(existing, queues));
+  return [...new Set(jobs.map((job) => job.queue))].filter((name) => !known.has(name));
 }
 
 /** `--parallel N`: a whole number; 0 or `off` removes the limit. */
@@ -37,7 +76,7 @@ export function parseParallel(raw: string): number | null {
 
 /** The settings with one queue changed; a queue back at the defaults leaves no entry, so the file stays minimal. */
 export function withQueue(queues: Queues | undefined, name: string, change: Partial<QueueSettings>): Queues {
-  const next = { ...settingsOf(queues, name), ...change };
+  const next = { ...ownSettings(queues, name), ...change };
   const rest = Object.fromEntries(Object.entries(queues ?? {}).filter(([key]) => key !== name));
   const all = next.parallel === null && !next.paused ? rest : { ...rest, [name]: next };
   return Object.fromEntries(Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -45,7 +84,8 @@ export function withQueue(queues: Queues | undefined, name: string, change: Part
 
 /** Every queue there is: the default one, those jobs use, and those with settings; by name. */
 export function queueNames(jobs: readonly Job[], queues: Queues | undefined): string[] {
-  return [...new Set([DEFAULT_QUEUE, ...jobs.map((job) => job.queue), ...Object.keys(queues ?? {})])].sort();
+  const named = Object.keys(queues ?? {}).filter((name) => name !== EVERY_QUEUE);
+  return [...new Set([DEFAULT_QUEUE, ...jobs.map((job) => job.queue), ...named])].sort();
 }
 
 /**

@@ -96,6 +96,8 @@ function afterField(spec: Spec): string[] {
   const value = spec.after;
   if (value === undefined || value === null) return [];
   const ids = typeof value === 'string' ? value.split(',').map((id) => id.trim()).filter(Boolean) : value;
+  // `--after "$BUILD_ID"` with an empty variable would otherwise run at once, waiting for nothing.
+  if (typeof value === 'string' && (ids as string[]).length === 0) throw invalid(`after needs one or more job ids, such as --after build,lint; got ${JSON.stringify(value)}`);
   if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalid(`after must be a list of job ids such as ["build"], got ${JSON.stringify(value)}`);
   for (const id of ids as string[]) if (!ID_PATTERN.test(id)) throw invalid(`after: invalid job id ${JSON.stringify(id)}`);
   return [...new Set(ids as string[])];

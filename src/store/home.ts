@@ -16,11 +16,12 @@ const STORE_NAME = '.queuectl';
 
 /**
  * The store is found as git finds its repository: QUEUECTL_HOME if set; else the nearest
- * `.queuectl` from `cwd` upwards; else a new one in `cwd`. A `.queuectl` that is not a directory
- * still ends the search, so that `checkHome` reports it instead of a store further up being used.
+ * `.queuectl` from `cwd` upwards, never looking in a ceiling directory (`ceilings`) unless `cwd`
+ * is one; else a new one in `cwd`. A `.queuectl` that is not a directory still ends the search,
+ * so that `checkHome` reports it instead of a store further up being used.
  */
 export function resolveHome(env: NodeJS.ProcessEnv, cwd: string): Home {
-  const dir = env.QUEUECTL_HOME ? path.resolve(cwd, env.QUEUECTL_HOME) : (findHomeDir(cwd) ?? path.join(cwd, STORE_NAME));
+  const dir = env.QUEUECTL_HOME ? path.resolve(cwd, env.QUEUECTL_HOME) : (findHomeDir(cwd, ceilings(env)) ?? path.join(cwd, STORE_NAME));
   return {
     dir,
     jobs: path.join(dir, 'jobs.json'),
@@ -31,11 +32,36 @@ export function resolveHome(env: NodeJS.ProcessEnv, cwd: string): Home {
   };
 }
 
-function findHomeDir(cwd: string): string | null {
+/**
+ * Where the search upwards stops, as GIT_CEILING_DIRECTORIES: QUEUECTL_CEILING_DIRECTORIES, a
+ * colon-separated list of absolute paths (empty: none). Unset, the temp directory and the
+ * directory that holds the home directories (/home) are ceilings: a `.queuectl` that someone
+ * left in /tmp or /home is shared by everyone below it, and picking it up by accident would put
+ * one user's jobs, with their environment and output, in another's queue.
+ */
+export function ceilings(env: NodeJS.ProcessEnv): string[] {
+  const listed = env.QUEUECTL_CEILING_DIRECTORIES;
+  // For root (HOME=/root) the parent is `/`, where a store is deliberate: not a default ceiling.
+  const homes = env.HOME ? path.dirname(path.resolve(env.HOME)) : '/';
+  const defaults = [env.TMPDIR || '/tmp', ...(homes === '/' ? [] : [homes])];
+  const dirs = listed === undefined ? defaults : listed.split(':').filter((dir) => path.isAbsolute(dir));
+  return dirs.map(realPath);
+}
+
+function realPath(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
+}
+
+function findHomeDir(cwd: string, ceilingDirs: readonly string[]): string | null {
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, STORE_NAME);
     if (fs.existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) return null;
+    const parent = path.dirname(dir);
+    if (parent === dir || ceilingDirs.includes(parent)) return null;
   }
 }
 
@@ -150,7 +176,8 @@ export function ensureHome(home: Home): string | undefined {
 
 export function writeGitignore(home: Home): void {
   try {
-    fs.writeFileSync(path.join(home.dir, '.gitignore'), GITIGNORE, { flag: 'wx' });
+    // Private like the rest of a new store; `wx` never touches one that exists, so a mode widened by hand stays.
+    fs.writeFileSync(path.join(home.dir, '.gitignore'), GITIGNORE, { flag: 'wx', mode: 0o600 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }

@@ -127,7 +127,7 @@ runs('refuses a hand-edited config.json or jobs.json with 0, naming the file, th
 }));
 
 runs('says runs in --help and in the config description', inTemp((cwd) => {
-  assert.match(accepts(['enqueue', '--help'], { cwd }).stdout, /--max-retries #0\s+runs the job gets before it is dead, at least 1/);
+  assert.match(accepts(['enqueue', '--help'], { cwd }).stdout, /--max-retries N\s+runs the job gets before it is dead, at least 1/);
   assert.match(accepts(['config', 'list'], { cwd }).stdout, /max-retries .*runs a job gets before it is dead, at least 1/);
 }));
 

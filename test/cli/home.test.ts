@@ -140,3 +140,36 @@ found('a refused change leaves no trace, not even the directories it made on the
 }));
 
 found.run();
+
+// ---
+
+const ceiling = suite('store discovery stops at a ceiling directory');
+
+/** The store `status` says it reads, from `cwd`. */
+const storeOf = (cwd: string, env: NodeJS.ProcessEnv) => /^store: (\S*)/m.exec(accepts(['status'], { cwd, env }).stdout)?.[1];
+
+ceiling('QUEUECTL_CEILING_DIRECTORIES: no .queuectl is looked for in a ceiling or above it, unless it is where you are', inTemp((cwd) => {
+  fs.mkdirSync(path.join(cwd, '.queuectl'));
+  const deep = path.join(cwd, 'a', 'b');
+  fs.mkdirSync(deep, { recursive: true });
+  const env = { TMPDIR: '/nonexistent-tmp', HOME: '/nonexistent-home/user' };
+  assert.is(storeOf(deep, env), path.join(cwd, '.queuectl'), 'no ceiling in the way: found upwards');
+  assert.is(storeOf(deep, { ...env, QUEUECTL_CEILING_DIRECTORIES: `/elsewhere:${cwd}` }), path.join(deep, '.queuectl'), 'the ceiling is not searched');
+  assert.is(storeOf(deep, { ...env, QUEUECTL_CEILING_DIRECTORIES: path.join(cwd, 'a') }), path.join(deep, '.queuectl'));
+  assert.is(storeOf(cwd, { ...env, QUEUECTL_CEILING_DIRECTORIES: cwd }), path.join(cwd, '.queuectl'), 'standing in the ceiling finds its store');
+  assert.is(storeOf(deep, { ...env, QUEUECTL_CEILING_DIRECTORIES: 'relative/dir' }), path.join(cwd, '.queuectl'), 'a relative entry is ignored, as git does');
+}));
+
+ceiling('by default a stray .queuectl in the temp directory or beside the home directories is not picked up', inTemp((cwd) => {
+  fs.mkdirSync(path.join(cwd, '.queuectl'));
+  const project = path.join(cwd, 'work', 'project');
+  const home = path.join(cwd, 'alice');
+  fs.mkdirSync(project, { recursive: true });
+  fs.mkdirSync(path.join(home, 'repo'), { recursive: true });
+  assert.is(storeOf(project, { TMPDIR: cwd, HOME: '/nonexistent-home/user' }), path.join(project, '.queuectl'), 'the temp directory is a ceiling');
+  assert.is(storeOf(path.join(home, 'repo'), { TMPDIR: '/nonexistent-tmp', HOME: home }), path.join(home, 'repo', '.queuectl'), 'the parent of HOME is a ceiling');
+  assert.is(storeOf(project, { TMPDIR: cwd, QUEUECTL_CEILING_DIRECTORIES: '' }), path.join(cwd, '.queuectl'), 'an empty list: no ceiling at all');
+  assert.equal(fs.readdirSync(path.join(cwd, '.queuectl')), [], 'the stray store was not touched');
+}));
+
+ceiling.run();

@@ -148,7 +148,7 @@ lately('--recent lists the latest change first, and --limit then keeps the N lat
 lately('--help says what --recent does and which end --limit keeps', inTemp((cwd) => {
   const help = accepts(['list', '--help'], { cwd }).stdout.replace(/ *\n(?=\S)/g, ' ');
   assert.match(help, /--recent,-r\s+latest change first/);
-  assert.match(help, /--limit,-n #0\s+only the first N jobs of the list, as ordered/);
+  assert.match(help, /--limit,-n N\s+only the first N jobs of the list, as ordered/);
   assert.match(help, /`--limit N` keeps the first N of the list as ordered, so with `--recent` the N latest/);
   assert.match(help, /\$ queuectl list --state failed,dead --recent --limit 10/);
 }));

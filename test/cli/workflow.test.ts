@@ -76,7 +76,7 @@ const queues = suite('queue set, pause, resume, list');
 
 queues('enqueue --queue, queue set and pause show in queue list, and the file keeps them as plain JSON', inTemp((cwd) => {
   accepts(['enqueue', '--id', 'a', '--', 'true'], { cwd });
-  accepts(['enqueue', '--id', 'g', '--queue', 'gpu', '--', 'train'], { cwd });
+  assert.is(queuectl(['enqueue', '--id', 'g', '--queue', 'gpu', '--', 'train'], { cwd }).stderr, 'queuectl: new queue gpu\n');
   assert.is(accepts(['queue', 'set', 'gpu', '--parallel', '1'], { cwd }).stdout, 'queue gpu: at most 1 job at once\n');
   assert.is(accepts(['queue', 'pause', 'gpu'], { cwd }).stdout, 'paused gpu\n');
   assert.is(accepts(['queue', 'pause', 'gpu'], { cwd }).stdout, 'gpu was already paused\n');
@@ -96,11 +96,37 @@ queues('enqueue --queue, queue set and pause show in queue list, and the file ke
   assert.not.ok('queues' in (JSON.parse(fs.readFileSync(jobsFile(cwd), 'utf8')) as object), 'no settings left: no queues key');
 }));
 
-queues('queue pause without a name pauses every queue there is', inTemp((cwd) => {
-  accepts(['enqueue', '--queue', 'gpu', '--', 'true'], { cwd });
-  assert.is(accepts(['queue', 'pause'], { cwd }).stdout, 'paused default\npaused gpu\n');
-  assert.is(accepts(['queue', 'resume'], { cwd }).stdout, 'resumed default\nresumed gpu\n');
+queues('queue pause without a name pauses every queue, those made later too, until queue resume', inTemp((cwd) => {
+  accepts(['enqueue', '--id', 'a', '--', 'true'], { cwd });
+  assert.is(accepts(['queue', 'pause'], { cwd }).stdout, 'paused every queue, and any queue first used later, until queuectl queue resume\n');
+  assert.equal((JSON.parse(fs.readFileSync(jobsFile(cwd), 'utf8')) as { queues: unknown }).queues, { '*': { parallel: null, paused: true } });
+  assert.is(accepts(['queue', 'pause'], { cwd }).stdout, 'every queue was already paused\n');
+  queuectl(['enqueue', '--id', 'g', '--queue', 'gpu', '--', 'true'], { cwd });
+  assert.is(
+    accepts(['queue', 'list'], { cwd }).stdout,
+    'QUEUE    WAITING  RUNNING  COMPLETED  DEAD  LIMIT  STATE\ndefault  1        0        0          0     -      paused\ngpu      1        0        0          0     -      paused\n'
+      + 'every queue is paused, those first used later included (queuectl queue resume lifts it)\n',
+  );
+  assert.match(accepts(['status'], { cwd }).stdout, /^queues: default 0 running, 1 waiting, paused; gpu 0 running, 1 waiting, paused$/m);
+  const status = JSON.parse(accepts(['status', '--json'], { cwd }).stdout) as { queues: { paused: boolean }[] };
+  assert.equal(status.queues.map((queue) => queue.paused), [true, true]);
+  const one = queuectl(['queue', 'resume', 'gpu'], { cwd });
+  assert.is(one.stdout, 'gpu was already active\n');
+  assert.match(one.stderr, /every queue is still paused/);
+  accepts(['queue', 'pause', 'gpu'], { cwd });
+  assert.is(accepts(['queue', 'resume'], { cwd }).stdout, 'resumed every queue\nresumed gpu\n');
+  assert.not.ok('queues' in (JSON.parse(fs.readFileSync(jobsFile(cwd), 'utf8')) as object), 'resume leaves no settings');
   assert.is(accepts(['queue', 'resume'], { cwd }).stdout, 'every queue was already active\n');
+}));
+
+queues('pause and resume refuse a queue that does not exist, with the close names', inTemp((cwd) => {
+  accepts(['enqueue', '--', 'true'], { cwd });
+  accepts(['queue', 'set', 'gpu', '--parallel', '2'], { cwd });
+  rejects(['queue', 'pause', 'defualt'], { cwd }, { status: 3, message: /^queuectl: no queue named "defualt"; did you mean default\? \(queuectl queue list shows them\)\n$/ });
+  rejects(['queue', 'resume', 'gpu', 'nosuchq'], { cwd }, { status: 3, message: /no queue named "nosuchq"; the queues are default, gpu/ });
+  rejects(['queue', 'pause', 'gpuu'], { cwd }, { status: 3, message: /did you mean gpu\?/ });
+  assert.is(accepts(['queue', 'set', 'cpu', '--parallel', '1'], { cwd }).stdout, 'queue cpu: at most 1 job at once\n', 'queue set still makes a queue');
+  assert.is(queuectl(['enqueue', '--queue', 'gpu', '--', 'true'], { cwd }).stderr, '', 'a queue with a setting is not new');
 }));
 
 queues('an old jobs.json stays byte for byte the same after settings come and go', inTemp((cwd) => {
@@ -111,8 +137,8 @@ queues('an old jobs.json stays byte for byte the same after settings come and go
   const rewritten = fs.readFileSync(jobsFile(cwd), 'utf8');
   assert.not.match(rewritten, /"queue"|"after"|"schedule"/, 'the workflow fields at their defaults are not written');
   const before = rewritten;
-  accepts(['queue', 'pause', 'x'], { cwd });
-  accepts(['queue', 'resume', 'x'], { cwd });
+  accepts(['queue', 'pause'], { cwd });
+  accepts(['queue', 'resume'], { cwd });
   assert.is(fs.readFileSync(jobsFile(cwd), 'utf8'), before);
 }));
 

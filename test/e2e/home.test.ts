@@ -18,6 +18,17 @@ scenario(home, 'in a fresh directory creates the store and says so once, before 
   await s.waitJob('a', (job) => job.state === 'completed', 'to complete');
 }, { backends: ['file'] });
 
+scenario(home, 'a new store is private: .gitignore 0600, supervisors/ 0700 and its PID files 0600', async (s) => {
+  const mode = (...parts: string[]) => fs.statSync(path.join(s.home, ...parts)).mode & 0o777;
+  const supervisor = await s.start(1);
+  const pidFile = `${supervisor.pid}.json`;
+  assert.equal([mode(), mode('.gitignore'), mode('supervisors'), mode('supervisors', pidFile)], [0o700, 0o600, 0o700, 0o600]);
+  fs.chmodSync(path.join(s.home, '.gitignore'), 0o644);
+  s.ok('enqueue', '--id', 'a', '--', 'true');
+  await s.waitJob('a', (job) => job.state === 'completed', 'to complete');
+  assert.is(mode('.gitignore'), 0o644, 'a mode widened by hand stays');
+}, { backends: ['file'] });
+
 scenario(home, 'from a subdirectory works on the store above: a hand-added job without cwd runs in the store\'s parent directory, an enqueued one where it was enqueued', async (s) => {
   fs.mkdirSync(s.home);
   fs.writeFileSync(path.join(s.home, 'jobs.json'), `${JSON.stringify({ version: 1, jobs: [{ id: 'by-hand', command: 'pwd > where.txt' }] }, null, 2)}\n`);

@@ -240,5 +240,21 @@ scenario(show, '--json prints exactly one JSON object, equal to the job in list 
   assert.is(s.q('show', 'nosuch', '--json').status, 3);
 });
 
+scenario(show, 'gives a run the start time that logs gives it, while it runs and once it has finished', async (s) => {
+  s.ok('enqueue', '--id', 'one', '--', `echo hi; while [ ! -e '${s.path('go')}' ]; do sleep 0.05; done`);
+  await s.start(1);
+  const headerStart = async () => {
+    const out = await waitFor(() => /^=== run 1 · attempt 1 · started (\S+) ·/.exec(s.ok('logs', 'one'))?.[1], { what: 'the run to log its start' });
+    return out;
+  };
+  const shownStart = () => /^started: +(\S+) /m.exec(s.ok('show', 'one'))?.[1];
+  await s.waitJob('one', (job) => job.state === 'processing', 'to start');
+  assert.is(shownStart(), await headerStart(), 'while it runs');
+  fs.writeFileSync(s.path('go'), '');
+  const job = await s.waitJob('one', (j) => j.state === 'completed', 'to complete');
+  assert.is(shownStart(), await headerStart(), 'once finished');
+  assert.is(shownStart(), job.history[0]!.started_at, 'and the runs table');
+});
+
 logs.run();
 show.run();

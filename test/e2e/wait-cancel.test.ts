@@ -103,6 +103,26 @@ scenario(wait, 'wait on an unknown id exits 3', async (s) => {
   assert.match(result.stderr, /no job with id "nosuch"/);
 });
 
+scenario(wait, 'wait --due waits for due jobs and their dependents, not for a job delayed a year; wait alone waits for that one too', async (s) => {
+  s.ok('enqueue', '--id', 'now', '--', gated(s, 'go'));
+  s.ok('enqueue', '--id', 'next', '--after', 'now', '--', 'true');
+  s.ok('enqueue', '--id', 'later', '--delay', '365d', '--', 'true');
+  await s.start(1);
+  await s.waitJob('now', (job) => job.state === 'processing', 'to start');
+  const running = new Background(s, ['wait', '--due', '--timeout', '1s']);
+  assert.is((await running.exited(15_000)).code, 75, running.stderr);
+  assert.match(running.stderr, /still waiting for now \(processing\), next \(pending\)\n$/, 'the due job and its dependent, not the one a year ahead');
+  open(s, 'go');
+  await s.waitJob('next', (job) => job.state === 'completed', 'the dependent to complete');
+  const done = new Background(s, ['wait', '--due']);
+  assert.is((await done.exited(15_000)).code, 0, done.stderr);
+  assert.is(done.stdout, '0 jobs completed\n', 'nothing due is left');
+  assert.is(s.job('later').state, 'pending');
+  const all = new Background(s, ['wait', '--timeout', '1s']);
+  assert.is((await all.exited()).code, 75);
+  assert.match(all.stderr, /still waiting for later \(pending\)/);
+});
+
 // ---
 
 const cancel = suite('cancel');

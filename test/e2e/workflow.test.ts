@@ -181,6 +181,23 @@ scenario(pause, 'a pause holds new starts while the running job finishes, surviv
   for (const job of jobs.filter((entry) => entry.id.startsWith('held'))) assert.ok(Date.parse(job.started_at!) >= resumed - 5, `${job.id} started after the resume`);
 });
 
+scenario(pause, 'queue pause without a name holds every queue, one first used later included, until queue resume', async (s) => {
+  const done = s.path('long-done');
+  s.ok('enqueue', '--id', 'long', '--', `sleep 1; touch '${done}'`);
+  await s.start(2);
+  await s.waitJob('long', (job) => job.state === 'processing', 'to start');
+  s.ok('queue', 'pause');
+  s.ok('enqueue', '--id', 'held', '--', 'true');
+  s.ok('enqueue', '--id', 'fresh', '--queue', 'later', '--', 'true');
+  await s.waitJob('long', (job) => job.state === 'completed', 'the running job to finish despite the pause');
+  assert.equal([s.job('held').state, s.job('fresh').state], ['pending', 'pending'], 'nothing new started, in any queue');
+  assert.match(s.ok('queue', 'list'), /^later\s+1\s+0\s+0\s+0\s+-\s+paused$/m);
+  const resumed = Date.now();
+  assert.is(s.ok('queue', 'resume'), 'resumed every queue\n');
+  const jobs = await s.waitJobs((all) => ['held', 'fresh'].every((id) => all.find((job) => job.id === id)?.state === 'completed'), 'the held jobs to run after resume');
+  for (const job of jobs.filter((entry) => entry.id === 'held' || entry.id === 'fresh')) assert.ok(Date.parse(job.started_at!) >= resumed - 5, `${job.id} started after the resume`);
+});
+
 pause.run();
 
 // ---

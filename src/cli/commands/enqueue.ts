@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
 import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
+import { newQueues } from '../../lifecycle/queue.ts';
 import { enqueueDependents } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';
 import { readInput } from '../input.ts';
@@ -51,7 +52,7 @@ export class EnqueueCommand extends QueueCommand {
   noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
   after = Option.String('--after', { description: 'start only after these jobs completed, such as build,lint' });
   queue = Option.String('--queue,-q', { description: 'the queue to run in (default: default)' });
-  env = Option.Array('--env', { description: 'KEY=VALUE: a variable for this job\'s runs (repeatable)' });
+  env = Option.Array('--env', { description: 'a variable for this job\'s runs (repeatable)' });
   file = Option.String('--file,-f', { description: 'read JSON-lines specs from a file, or - for stdin' });
   asJson = Option.Boolean('--json', false, { description: 'print the new jobs as JSON' });
   words = Option.Rest();
@@ -129,7 +130,7 @@ export class EnqueueCommand extends QueueCommand {
         if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
       }
     };
-    const { jobs: created, ended } = await this.store.transact((doc, _settings, tx) => {
+    const { jobs: created, ended, fresh } = await this.store.transact((doc, _settings, tx) => {
       refuseTaken(doc.jobs);
       const added = jobs.map((job) => createJob(job, now));
       const live = new Map(doc.jobs.map((job) => [job.id, job]));
@@ -137,9 +138,12 @@ export class EnqueueCommand extends QueueCommand {
       // A dependency may have moved to the archive (completed long ago): only then is it read.
       const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : tx.archived;
       const settled = enqueueDependents(added, new Map([...archived.map((job) => [job.id, job] as const), ...live]), now);
+      const fresh = newQueues(added, doc.jobs, doc.queues);
       doc.jobs.push(...settled.jobs);
-      return settled;
+      return { ...settled, fresh };
     }, { archive: jobs.flatMap((job) => job.after ?? []) });
+    // A mistyped --queue makes a queue nobody serves as expected: say so, without refusing.
+    for (const name of fresh) this.context.stderr.write(`queuectl: new queue ${name}\n`);
     for (const job of ended) this.context.stderr.write(`queuectl: job ${job.id} is cancelled at once (${job.last_error})\n`);
     if (this.asJson) this.json(this.file === undefined ? fullJob(created[0]!) : created.map(fullJob));
     else this.out(created.map((job) => job.id).join('\n'));

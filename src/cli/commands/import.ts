@@ -1,8 +1,23 @@
 import { Option } from 'clipanion';
+import { invalid, QueueError } from '../../lifecycle/error.ts';
 import { parseJobs } from '../../lifecycle/jobfile.ts';
 import { importQueue } from '../../lifecycle/transfer.ts';
 import { readInput } from '../input.ts';
 import { QueueCommand } from './base.ts';
+
+/**
+ * parseJobs advises on a broken jobs.json of the store (restore it from git); a file given to
+ * import is the user's own input, to check or print again, and nothing in the store is touched.
+ */
+function withImportAdvice<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof QueueError)) throw error;
+    const advice = '; nothing was imported: check the file, or print it again with queuectl export';
+    throw new QueueError(error.code, error.message.replace(/; (fix it by hand or restore it from git|restore it from git or a backup, or delete it to start an empty queue)$/, '') + advice);
+  }
+}
 
 export class ImportCommand extends QueueCommand {
   static override paths = [['import']];
@@ -27,8 +42,9 @@ export class ImportCommand extends QueueCommand {
   async run() {
     const text = await readInput(this.file, this.context.stdin);
     const where = this.file === '-' ? 'stdin' : this.file;
+    if (text.trim() === '') throw invalid(`${where} is empty: nothing to import; give a file printed by queuectl export (or a jobs.json)`);
     const config = await this.store.readConfig();
-    const incoming = parseJobs(text, where, this.store.jobDefaults(config));
+    const incoming = withImportAdvice(() => parseJobs(text, where, this.store.jobDefaults(config)));
     const ids = incoming.jobs.map((job) => job.id);
     const counts = await this.store.transact(
       (doc, _config, tx) => {

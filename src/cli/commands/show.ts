@@ -1,8 +1,8 @@
 import { Option } from 'clipanion';
 import { displayPath } from '../../store/home.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
-import { logFile } from '../../supervisor/joblog.ts';
-import { jobFields, RUN_COLUMNS, runRows } from '../jobview.ts';
+import { logFile, readRuns } from '../../supervisor/joblog.ts';
+import { jobFields, RUN_COLUMNS, runRows, runStart } from '../jobview.ts';
 import { renderTable } from '../table.ts';
 import { QueueCommand } from './base.ts';
 
@@ -24,7 +24,7 @@ export class ShowCommand extends QueueCommand {
     if (this.asJson) return this.json(fullJob(job));
     const dependencies = new Map((await this.store.lookupJobs(job.after, { skipMissing: true })).map((dep) => [dep.id, dep]));
     const now = this.context.now();
-    const fields = jobFields(job, dependencies, now, displayPath(logFile(this.store.home, job.id), this.context.cwd));
+    const fields = jobFields(job, dependencies, now, displayPath(logFile(this.store.home, job.id), this.context.cwd), runStart(job, () => readRuns(this.store.home, job)));
     const width = Math.max(...fields.map(([name]) => name.length));
     this.out(fields.map(([name, value]) => `${`${name}:`.padEnd(width + 2)}${value}`).join('\n'));
     if (job.history.length === 0) return this.out('\nno runs yet');

@@ -16,12 +16,12 @@ function fileOf(home: Home, pid: number): string {
 export function registerSupervisor(home: Home, record: SupervisorRecord): void {
   // Not recursive: on a read-only filesystem Node's recursive mkdir reports ENOENT, not EROFS.
   try {
-    fs.mkdirSync(home.supervisors);
+    fs.mkdirSync(home.supervisors, { mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const file = fileOf(home, record.pid);
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   fs.renameSync(`${file}.tmp`, file);
 }
 

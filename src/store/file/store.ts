@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import type { Adapter } from 'lowdb';
 import { closeFence, currentIdentity, FenceError, identityOf, ioError, openFenced, replaceFile, sweepLeftovers, type Fence } from './atomic.ts';
-import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSources, type Config, type SettingKey, type SettingSource } from '../../lifecycle/config.ts';
+import { applyEnv, configFromDocument, DEFAULT_CONFIG, keysToWrite, SETTING_KEYS, settingSources, type Config, type SettingKey, type SettingSource } from '../../lifecycle/config.ts';
 import { invalid, QueueError } from '../../lifecycle/error.ts';
 import { failpoint } from '../../system/failpoint.ts';
 import type { Transaction, TransactOptions } from '../store.ts';
@@ -139,8 +139,8 @@ function parseConfigText(text: string, file: string): Config {
   return configFromDocument(doc, displayPath(file));
 }
 
-export function serializeConfig(config: Config): string {
-  return `${JSON.stringify(Object.fromEntries(SETTING_KEYS.map((key) => [key, config[key]])), null, 2)}\n`;
+export function serializeConfig(config: Config, keys: readonly SettingKey[] = SETTING_KEYS): string {
+  return `${JSON.stringify(Object.fromEntries(keys.map((key) => [key, config[key]])), null, 2)}\n`;
 }
 
 /** The settings in config.json, without environment overrides. */
@@ -349,12 +349,15 @@ function archiveAccess(home: Home, defaults: JobDefaults, live: readonly Job[], 
 /** The one way to change config.json; `fn` gets the file's settings, without env overrides. */
 export async function updateConfig<T>(ctx: StoreContext, fn: (config: Config) => { config: Config; result: T }): Promise<T> {
   return withLock(ctx, async (lock, effects) => {
-    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), (config) => Buffer.from(serializeConfig(config)), lock, DEFAULT_CONFIG, effects);
+    let keys: SettingKey[] = [];
+    const adapter = new FencedAdapter(ctx.home.config, (text) => parseConfigText(text, ctx.home.config), (config) => Buffer.from(serializeConfig(config, keys)), lock, DEFAULT_CONFIG, effects);
     try {
       const { Low } = await import('lowdb');
       const db = new Low<Config>(adapter, DEFAULT_CONFIG);
       await db.read();
+      const text = readText(ctx.home.config);
       const { config, result } = fn(db.data);
+      keys = keysToWrite(text === null ? [] : Object.keys(JSON.parse(text) as object), db.data, config);
       db.data = config;
       await db.write();
       return result;

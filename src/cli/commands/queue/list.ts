@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { STATES } from '../../../lifecycle/job.ts';
-import { summarizeQueues } from '../../../lifecycle/queue.ts';
+import { everyQueuePaused, summarizeQueues } from '../../../lifecycle/queue.ts';
 import { renderTable } from '../../table.ts';
 import { QueueCommand } from '../base.ts';
 
@@ -13,7 +13,8 @@ export class QueueListCommand extends QueueCommand {
       Every job runs in one queue: \`default\`, or the one \`enqueue --queue NAME\` gave it. A
       queue exists once a job uses it or it has a setting. LIMIT is how many of its jobs may run
       at once across every supervisor (\`queue set NAME --parallel N\`); PAUSED queues start
-      nothing new (\`queue pause\`).
+      nothing new (\`queue pause\`); after \`queue pause\` without a name, every queue is, and a
+      line under the table says so.
     `,
     examples: [
       ['List the queues', '$0 queue list'],
@@ -37,5 +38,6 @@ export class QueueListCommand extends QueueCommand {
       paused ? 'paused' : 'active',
     ]);
     this.context.stdout.write(renderTable(['QUEUE', 'WAITING', 'RUNNING', 'COMPLETED', 'DEAD', 'LIMIT', 'STATE'], rows));
+    if (everyQueuePaused(queues)) this.out('every queue is paused, those first used later included (queuectl queue resume lifts it)');
   }
 }

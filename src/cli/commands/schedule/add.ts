@@ -35,7 +35,7 @@ export class ScheduleAddCommand extends QueueCommand {
   timeout = Option.String('--timeout', { description: 'kill a job after this long, such as 30s or 5m' });
   noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
   queue = Option.String('--queue,-q', { description: 'the queue its jobs run in (default: default)' });
-  env = Option.Array('--env', { description: 'KEY=VALUE: a variable for its jobs\' runs (repeatable)' });
+  env = Option.Array('--env', { description: 'a variable for its jobs\' runs (repeatable)' });
   words = Option.Rest();
 
   async run() {
