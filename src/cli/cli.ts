@@ -6,6 +6,7 @@ import { ConfigSetCommand } from './commands/config/set.ts';
 import { DlqListCommand } from './commands/dlq/list.ts';
 import { DlqPurgeCommand } from './commands/dlq/purge.ts';
 import { DlqRetryCommand } from './commands/dlq/retry.ts';
+import { EditCommand } from './commands/edit.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
 import { HelpCommand } from './commands/help.ts';
 import { ListCommand } from './commands/list.ts';
@@ -34,6 +35,7 @@ export const VERSION = '0.1.0';
 
 const QUEUE_COMMANDS = [
   EnqueueCommand,
+  EditCommand,
   ListCommand,
   ShowCommand,
   LogsCommand,
