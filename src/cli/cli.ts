@@ -10,6 +10,7 @@ import { EditCommand } from './commands/edit.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
 import { HelpCommand } from './commands/help.ts';
 import { ListCommand } from './commands/list.ts';
+import { MetricsCommand } from './commands/metrics.ts';
 import { RestartCommand } from './commands/restart.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
@@ -44,6 +45,7 @@ const QUEUE_COMMANDS = [
   RestartCommand,
   CleanCommand,
   StatusCommand,
+  MetricsCommand,
   WorkerStartCommand,
   WorkerStopCommand,
   DashboardCommand,
