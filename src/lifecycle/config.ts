@@ -71,13 +71,13 @@ export function exitCodeList(raw: unknown): number[] {
 export const SETTINGS = {
   max_retries: { default: 3, description: 'runs a job gets before it is dead, at least 1 (fixed on the job at enqueue)', parse: runCount },
   backoff_base: { default: 2, description: 'after its Nth failed run, a job waits backoff_base ^ N seconds before the next', parse: decimal(1, 3600) },
-  backoff_max: { default: 'off', description: 'the longest wait between retries, such as 10m, or off: backoff_base ^ N is cut to it', parse: durationOrOff },
-  backoff_jitter: { default: 0, description: 'from 0 to 1: each wait between retries is shortened by up to this fraction, at random (0: exact waits)', parse: decimal(0, 1) },
   job_timeout: { default: 'off', description: 'default time limit for a job, such as 30m, or off', parse: durationOrOff },
   no_retry_on: { default: [], description: 'exit codes that send a job straight to the DLQ, such as 2,126,127', parse: exitCodeList },
   kill_grace: { default: '10s', description: 'how long a job may take to exit after SIGTERM before it gets SIGKILL', parse: duration },
   keep_finished: { default: 500, description: 'finished jobs kept in jobs.json; older completed and cancelled ones move to archive.jsonl', parse: integer(0, 1_000_000) },
   log_max_bytes: { default: 10485760, description: 'largest output log kept per job, in bytes; the rest is cut', parse: integer(1024, 2 ** 40) },
+  backoff_max: { default: 'off', description: 'the longest wait between retries, such as 10m, or off: backoff_base ^ N is cut to it', parse: durationOrOff },
+  backoff_jitter: { default: 0, description: 'from 0 to 1: each wait between retries is shortened by up to this fraction, at random (0: exact waits)', parse: decimal(0, 1) },
 } satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -86,13 +86,13 @@ export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 export interface Config {
   max_retries: number;
   backoff_base: number;
-  backoff_max: string;
-  backoff_jitter: number;
   job_timeout: string;
   no_retry_on: number[];
   kill_grace: string;
   keep_finished: number;
   log_max_bytes: number;
+  backoff_max: string;
+  backoff_jitter: number;
 }
 
 export const DEFAULT_CONFIG: Config = Object.fromEntries(

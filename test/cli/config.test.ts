@@ -31,7 +31,7 @@ getSet('writes config.json as two-space JSON with a trailing newline, keys in ta
   const text = fs.readFileSync(configFile(cwd), 'utf8');
   const expected = { ...DEFAULT_CONFIG, backoff_base: 3, max_retries: 1 };
   assert.is(text, `${JSON.stringify(Object.fromEntries(SETTING_KEYS.map((key) => [key, expected[key]])), null, 2)}\n`);
-  assert.equal(Object.keys(JSON.parse(text)), ['max_retries', 'backoff_base', 'backoff_max', 'backoff_jitter', 'job_timeout', 'no_retry_on', 'kill_grace', 'keep_finished', 'log_max_bytes']);
+  assert.equal(Object.keys(JSON.parse(text)), ['max_retries', 'backoff_base', 'job_timeout', 'no_retry_on', 'kill_grace', 'keep_finished', 'log_max_bytes', 'backoff_max', 'backoff_jitter']);
 }));
 
 getSet('set rewrites a hand-edited config.json in the same canonical form', inTemp((cwd) => {
