@@ -6,9 +6,11 @@ import { ConfigSetCommand } from './commands/config/set.ts';
 import { DlqListCommand } from './commands/dlq/list.ts';
 import { DlqPurgeCommand } from './commands/dlq/purge.ts';
 import { DlqRetryCommand } from './commands/dlq/retry.ts';
+import { EditCommand } from './commands/edit.ts';
 import { EnqueueCommand } from './commands/enqueue.ts';
 import { HelpCommand } from './commands/help.ts';
 import { ListCommand } from './commands/list.ts';
+import { MetricsCommand } from './commands/metrics.ts';
 import { RestartCommand } from './commands/restart.ts';
 import { CancelCommand } from './commands/cancel.ts';
 import { CleanCommand } from './commands/clean.ts';
@@ -34,6 +36,7 @@ export const VERSION = '0.1.0';
 
 const QUEUE_COMMANDS = [
   EnqueueCommand,
+  EditCommand,
   ListCommand,
   ShowCommand,
   LogsCommand,
@@ -42,6 +45,7 @@ const QUEUE_COMMANDS = [
   RestartCommand,
   CleanCommand,
   StatusCommand,
+  MetricsCommand,
   WorkerStartCommand,
   WorkerStopCommand,
   DashboardCommand,

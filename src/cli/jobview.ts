@@ -48,6 +48,8 @@ export function jobFields(job: Job, dependencies: ReadonlyMap<string, Job>, now:
     ['schedule', job.schedule ?? '-'],
     ['timeout', job.timeout ?? 'none'],
     ['no retry on', job.no_retry_on.length ? job.no_retry_on.join(',') : '-'],
+    // Shown only for a job with its own: the others follow the settings in force when they fail.
+    ...(job.backoff_max !== null || job.backoff_jitter !== null ? [['backoff', `at most ${job.backoff_max ?? 'config backoff-max'}, jitter ${job.backoff_jitter ?? 'config backoff-jitter'}`] as [string, string]] : []),
     ['created', when(job.created_at)],
     [job.state === 'pending' || job.state === 'failed' ? 'due' : 'run at', when(job.run_at)],
     ['started', when(started)],

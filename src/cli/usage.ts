@@ -173,6 +173,10 @@ const VALUE_KINDS: Record<string, string> = {
   '--host': 'ADDRESS',
   '--cron': 'EXPR',
   '--tz': 'ZONE',
+  '--command': 'COMMAND',
+  '--backoff-max': 'DURATION',
+  '--backoff-jitter': 'FRACTION',
+  '--output': 'FILE',
 };
 
 /** What the words after the options are, where clipanion writes only `...`. */

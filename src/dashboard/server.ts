@@ -6,6 +6,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import os from 'node:os';
 import { QueueError, type ErrorCode } from '../lifecycle/error.ts';
+import { EXPOSITION_TYPE, renderMetrics } from '../lifecycle/exposition.ts';
+import { gatherMetrics } from '../operations/metrics.ts';
 import type { Store } from '../store/store.ts';
 import { SCRIPT, STYLE } from './assets.ts';
 import { FLASH_LIMIT, MAX_BODY_BYTES, SSE_HEARTBEAT_MS, SSE_RETRY_MS } from './knobs.ts';
@@ -120,6 +122,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (request.method !== 'GET' && request.method !== 'HEAD') throw new Refusal(405, `${request.method} is not allowed here`);
     if (url.pathname === '/app.css') return send(response, 200, 'text/css; charset=utf-8', STYLE);
     if (url.pathname === '/app.js') return send(response, 200, 'text/javascript; charset=utf-8', SCRIPT);
+    // A read like the pages: allowed with --read-only, behind the same Host check.
+    if (url.pathname === '/metrics') return send(response, 200, EXPOSITION_TYPE, renderMetrics(await gatherMetrics(options.store)));
     if (url.pathname === '/favicon.ico') return send(response, 204, 'image/x-icon', '');
     if (url.pathname === '/events') {
       response.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });

@@ -76,6 +76,8 @@ export const SETTINGS = {
   kill_grace: { default: '10s', description: 'how long a job may take to exit after SIGTERM before it gets SIGKILL', parse: duration },
   keep_finished: { default: 500, description: 'finished jobs kept in jobs.json; older completed and cancelled ones move to archive.jsonl', parse: integer(0, 1_000_000) },
   log_max_bytes: { default: 10485760, description: 'largest output log kept per job, in bytes; the rest is cut', parse: integer(1024, 2 ** 40) },
+  backoff_max: { default: 'off', description: 'the longest wait between retries, such as 10m, or off: backoff_base ^ N is cut to it', parse: durationOrOff },
+  backoff_jitter: { default: 0, description: 'from 0 to 1: each wait between retries is shortened by up to this fraction, at random (0: exact waits)', parse: decimal(0, 1) },
 } satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -89,6 +91,8 @@ export interface Config {
   kill_grace: string;
   keep_finished: number;
   log_max_bytes: number;
+  backoff_max: string;
+  backoff_jitter: number;
 }
 
 export const DEFAULT_CONFIG: Config = Object.fromEntries(

@@ -8,6 +8,7 @@
  * its supervisor for a worker, not started". Other supervisors read that: nothing starts behind
  * a job that waits to start elsewhere.
  */
+import type { Backoff } from './backoff.ts';
 import { claimJob, finishJob, pickDue, recoverJob, releaseJob, type Job, type Owner, type RunResult } from './job.ts';
 import type { Queues } from './queue.ts';
 import { admitter, endBlocked } from './workflow.ts';
@@ -60,7 +61,7 @@ export interface Turn {
   workers: number[];
   /** How many more jobs to claim to wait at the supervisor (worker 0). */
   waiting: number;
-  backoffBase: number;
+  backoffBase: number | Backoff;
   /** Queue limits and pauses, as jobs.json has them now. */
   queues?: Queues;
 }

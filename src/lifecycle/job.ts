@@ -2,6 +2,7 @@
  * The job lifecycle as pure, synchronous functions. Time is always a parameter, so every
  * transition can be tested with a fixed clock; nothing here touches files or processes.
  */
+import { retryGapMs, type Backoff } from './backoff.ts';
 import { QueueError } from './error.ts';
 
 export const STATES = ['pending', 'processing', 'completed', 'failed', 'dead', 'cancelled'] as const;
@@ -57,6 +58,9 @@ export interface Job {
   run_at: string;
   timeout: string | null;
   no_retry_on: number[];
+  /** The job's own cap on a retry gap (`--backoff-max`) and its spread (`--backoff-jitter`); null: the settings'. */
+  backoff_max: string | null;
+  backoff_jitter: number | null;
   cwd: string;
   /** Environment variables set for this job's runs only (`--env`); absent in old files: `{}`. */
   env: Record<string, string>;
@@ -94,6 +98,8 @@ export interface NewJob {
   run_at: Date;
   timeout: string | null;
   no_retry_on: number[];
+  backoff_max?: string | null;
+  backoff_jitter?: number | null;
   env?: Record<string, string>;
   queue?: string;
   after?: string[];
@@ -118,6 +124,8 @@ export function createJob(spec: NewJob, now: Date): Job {
     run_at: spec.run_at.toISOString(),
     timeout: spec.timeout,
     no_retry_on: spec.no_retry_on,
+    backoff_max: spec.backoff_max ?? null,
+    backoff_jitter: spec.backoff_jitter ?? null,
     cwd: spec.cwd,
     env: spec.env ?? {},
     created_at: at,
@@ -221,10 +229,10 @@ function attemptOf(result: RunResult, outcome: Outcome, error: string | null, re
 
 /**
  * Records a finished run: success completes the job; a failure schedules a retry after
- * `backoff_base ^ attempts` seconds, or makes the job dead once it has had its `max_retries`
+ * `backoff_base ^ attempts` seconds (capped and spread as `backoff.ts` says), or makes the job dead once it has had its `max_retries`
  * runs, the exit code is one that must not be retried, or the run could never happen.
  */
-export function finishJob(job: Job, result: RunResult, backoffBase: number, now: Date): Job {
+export function finishJob(job: Job, result: RunResult, backoff: number | Backoff, now: Date): Job {
   const at = now.toISOString();
   const attempts = job.attempts + 1;
   const error = describeResult(result, job.timeout);
@@ -238,7 +246,9 @@ export function finishJob(job: Job, result: RunResult, backoffBase: number, now:
     const reason = noRetry ? `${error} (exit code ${result.exit_code} is never retried)` : result.permanent ? `${error} (never retried)` : error;
     return { ...base, state: 'dead', last_error: reason, history: [...job.history, attemptOf(result, outcome, error, null)] };
   }
-  const retryAt = new Date(now.getTime() + backoffSeconds(backoffBase, attempts) * 1000).toISOString();
+  // A bare base is today's exact gap: no cap, no spread (unless the job has its own).
+  const policy = typeof backoff === 'number' ? { base: backoff, max: null, jitter: 0, random: () => 0 } : backoff;
+  const retryAt = new Date(now.getTime() + retryGapMs(job, attempts, policy)).toISOString();
   return {
     ...base,
     state: 'failed',

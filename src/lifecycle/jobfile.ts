@@ -83,6 +83,7 @@ const duration: Check<string> = (v) => {
     return fail(`expected a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
   }
 };
+const fraction: Check<number> = (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? v : fail(`expected a number from 0 to 1, got ${JSON.stringify(v)}`));
 const runs: Check<number> = (v) => {
   if (typeof v !== 'number') return fail(`expected a whole number of runs, got ${JSON.stringify(v)}`);
   try {
@@ -167,6 +168,8 @@ function jobCheck(defaults: JobDefaults): Check<Job> {
       run_at: time,
       timeout: nullable(duration),
       no_retry_on: intList,
+      backoff_max: nullable(duration),
+      backoff_jitter: nullable(fraction),
       cwd: nonEmpty,
       env: envVars,
       created_at: time,
@@ -399,7 +402,7 @@ export function serializeJobs(doc: JobsDocument): string {
 }
 
 const JOB_KEYS: (keyof Job)[] = [
-  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'queue', 'after', 'schedule', 'run_at', 'timeout', 'no_retry_on', 'cwd', 'env',
+  'id', 'command', 'state', 'attempts', 'max_retries', 'priority', 'queue', 'after', 'schedule', 'run_at', 'timeout', 'no_retry_on', 'backoff_max', 'backoff_jitter', 'cwd', 'env',
   'created_at', 'updated_at', 'started_at', 'finished_at', 'recoveries', 'last_error', 'owner', 'history',
 ];
 const ATTEMPT_KEYS: (keyof Attempt)[] = ['started_at', 'finished_at', 'duration_ms', 'outcome', 'exit_code', 'signal', 'error', 'retry_at'];
@@ -423,7 +426,7 @@ function pick<T>(value: T, keys: (keyof T)[]): T {
 }
 
 /** A job as jobs.json holds it and `--json` prints it. */
-export type StoredJob = Omit<Job, 'queue' | 'after' | 'schedule'> & Partial<Pick<Job, 'queue' | 'after' | 'schedule'>>;
+export type StoredJob = Omit<Job, 'queue' | 'after' | 'schedule' | 'backoff_max' | 'backoff_jitter'> & Partial<Pick<Job, 'queue' | 'after' | 'schedule' | 'backoff_max' | 'backoff_jitter'>>;
 
 /**
  * The job's keys in their fixed order. The workflow fields are left out while they have their
@@ -441,15 +444,17 @@ export function canonicalJob(job: Job): StoredJob {
   if (job.queue === DEFAULT_QUEUE) delete stored.queue;
   if (job.after.length === 0) delete stored.after;
   if (job.schedule === null) delete stored.schedule;
+  if (job.backoff_max === null) delete stored.backoff_max;
+  if (job.backoff_jitter === null) delete stored.backoff_jitter;
   return stored;
 }
 
 /** The whole job in the fixed key order, workflow fields included: what `--json` prints, so scripts always find every key. */
 export function fullJob(job: Job): Job {
-  return pick({ ...canonicalJob(job), queue: job.queue, after: job.after, schedule: job.schedule } as Job, JOB_KEYS);
+  return pick({ ...canonicalJob(job), queue: job.queue, after: job.after, schedule: job.schedule, backoff_max: job.backoff_max, backoff_jitter: job.backoff_jitter } as Job, JOB_KEYS);
 }
 
 /** A job read back from its stored form (no key order kept, as in jsonb), with the left-out fields at their defaults. */
 export function fromStored(stored: StoredJob): Job {
-  return fullJob({ ...(stored as Job), queue: stored.queue ?? DEFAULT_QUEUE, after: stored.after ?? [], schedule: stored.schedule ?? null });
+  return fullJob({ ...(stored as Job), queue: stored.queue ?? DEFAULT_QUEUE, after: stored.after ?? [], schedule: stored.schedule ?? null, backoff_max: stored.backoff_max ?? null, backoff_jitter: stored.backoff_jitter ?? null });
 }

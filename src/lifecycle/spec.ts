@@ -10,7 +10,7 @@ import { DEFAULT_QUEUE, type NewJob } from './job.ts';
 import { envProblem, ID_PATTERN } from './jobfile.ts';
 import { checkQueueName } from './queue.ts';
 
-export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd', 'env', 'queue', 'after'] as const;
+export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd', 'env', 'queue', 'after', 'backoff_max', 'backoff_jitter'] as const;
 type SpecKey = (typeof SPEC_KEYS)[number];
 export type Spec = Partial<Record<SpecKey, unknown>>;
 
@@ -103,6 +103,17 @@ function afterField(spec: Spec): string[] {
   return [...new Set(ids as string[])];
 }
 
+/** `backoff_jitter`: a fraction from 0 to 1, as a number or (from the flag) its text. */
+function jitterField(spec: Spec): number | null {
+  const value = spec.backoff_jitter;
+  if (value === undefined || value === null) return null;
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isFinite(number) || number < 0 || number > 1) {
+    throw invalid(`backoff_jitter must be a number from 0 to 1 (the fraction a wait may be shortened by), got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
 function stringField(spec: Spec, key: SpecKey): string | undefined {
   const value = spec[key];
   if (value === undefined || value === null) return undefined;
@@ -160,6 +171,8 @@ export function jobFromSpec(spec: Spec, ctx: SpecContext): NewJob {
   if (!ID_PATTERN.test(id)) throw invalid(`invalid id ${JSON.stringify(id)}: use letters, digits and . _ : @ + - (at most 128, starting with a letter or digit)`);
   const timeout = stringField(spec, 'timeout') ?? defaultTimeout(ctx.config);
   if (timeout !== null) durationField('timeout', timeout);
+  const backoffMax = stringField(spec, 'backoff_max') ?? null;
+  if (backoffMax !== null) durationField('backoff_max', backoffMax);
   let noRetryOn = ctx.config.no_retry_on;
   if (spec.no_retry_on !== undefined) {
     try {
@@ -177,6 +190,8 @@ export function jobFromSpec(spec: Spec, ctx: SpecContext): NewJob {
     run_at: runAt(spec, ctx.now),
     timeout,
     no_retry_on: noRetryOn,
+    backoff_max: backoffMax,
+    backoff_jitter: jitterField(spec),
     env: envField(spec),
     queue: checkQueueName(stringField(spec, 'queue') ?? DEFAULT_QUEUE),
     after: afterField(spec),

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { Backlog, type Waiting } from './backlog.ts';
 import type { Config } from '../lifecycle/config.ts';
+import { backoffPolicy } from '../lifecycle/backoff.ts';
 import { holdsClaim, takeTurn, waitingElsewhere, WAITING, type Claim, type Finished, type Interrupted, type Turn } from '../lifecycle/dispatch.ts';
 import { parseDuration } from '../lifecycle/duration.ts';
 import { QueueError } from '../lifecycle/error.ts';
@@ -385,7 +386,7 @@ export class Supervisor {
           fresh.schedules = fired.schedules;
           fresh.jobs.push(...fired.added);
         }
-        const result = takeTurn(fresh.jobs, { ...turn, backoffBase: settings.backoff_base, queues: fresh.queues }, at);
+        const result = takeTurn(fresh.jobs, { ...turn, backoffBase: backoffPolicy(settings, Math.random), queues: fresh.queues }, at);
         fresh.jobs = result.jobs;
         return { ...result, fired: fired?.added ?? [], broken: fired?.broken ?? [], schedules: fresh.schedules };
       });

@@ -17,6 +17,8 @@ export function job(overrides: Partial<Job> = {}): Job {
     run_at: T0.toISOString(),
     timeout: null,
     no_retry_on: [],
+    backoff_max: null,
+    backoff_jitter: null,
     cwd: '/tmp',
     env: {},
     created_at: T0.toISOString(),

@@ -28,7 +28,8 @@ export class EnqueueCommand extends QueueCommand {
       \`queuectl queue list\` for their limits and pauses.
 
       JSON keys: id, command, max_retries, priority, run_at, delay, timeout, no_retry_on, cwd,
-      env (an object such as {"KEY": "value"}), queue, after (an array of job ids).
+      env (an object such as {"KEY": "value"}), queue, after (an array of job ids), backoff_max,
+      backoff_jitter.
       With \`--file\`, each line of the file (or of stdin for \`-\`) is one JSON spec; either every
       job is added or none is.
     `,
@@ -50,6 +51,8 @@ export class EnqueueCommand extends QueueCommand {
   delay = Option.String('--delay', { description: 'do not start before this long from now, such as 10s or 5m' });
   timeout = Option.String('--timeout', { description: 'kill the job after this long, such as 30s or 5m' });
   noRetryOn = Option.String('--no-retry-on', { description: 'exit codes that go straight to the DLQ, such as 2,126,127' });
+  backoffMax = Option.String('--backoff-max', { description: 'the longest wait between its retries, such as 10m (default: config backoff-max)' });
+  backoffJitter = Option.String('--backoff-jitter', { description: 'from 0 to 1: shorten each wait by up to this fraction, at random (default: config backoff-jitter)' });
   after = Option.String('--after', { description: 'start only after these jobs completed, such as build,lint' });
   queue = Option.String('--queue,-q', { description: 'the queue to run in (default: default)' });
   env = Option.Array('--env', { description: 'a variable for this job\'s runs (repeatable)' });
@@ -66,6 +69,8 @@ export class EnqueueCommand extends QueueCommand {
       delay: this.delay,
       timeout: this.timeout,
       no_retry_on: this.noRetryOn,
+      backoff_max: this.backoffMax,
+      backoff_jitter: this.backoffJitter,
       env: this.env === undefined ? undefined : envFromFlags(this.env),
       after: this.after,
       queue: this.queue,
