@@ -2,7 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../src/lifecycle/error.ts';
 import type { Job } from '../src/lifecycle/job.ts';
-import { canonicalJob, parseJobs, serializeJobs, type JobsDocument } from '../src/lifecycle/jobfile.ts';
+import { toStored } from '../src/lifecycle/jobfile/keys.ts';
+import { parseJobs } from '../src/lifecycle/jobfile/parse.ts';
+import { serializeJobs } from '../src/lifecycle/jobfile/encode.ts';
+import type { JobsDocument } from '../src/lifecycle/jobfile/document.ts';
 import type { Schedule } from '../src/lifecycle/schedule.ts';
 import { at, job, T0 } from './support/factory.ts';
 
@@ -198,7 +201,7 @@ bytes('equals JSON.stringify with two spaces, for empty, archived and full docum
     { version: 1, archived: { completed: 2, cancelled: 0 }, jobs: [] },
   ];
   for (const doc of docs) {
-    const plain = `${JSON.stringify({ version: doc.version, ...('archived' in doc ? { archived: doc.archived } : {}), jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
+    const plain = `${JSON.stringify({ version: doc.version, ...('archived' in doc ? { archived: doc.archived } : {}), jobs: doc.jobs.map(toStored) }, null, 2)}\n`;
     assert.is(serializeJobs(doc), plain);
   }
 });

@@ -3,12 +3,16 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../src/lifecycle/error.ts';
-import { serializeJobs } from '../src/lifecycle/jobfile.ts';
-import { readJobs, transact } from '../src/store/file/store.ts';
+import { serializeJobs } from '../src/lifecycle/jobfile/encode.ts';
+import { FileStore, type StoreContext } from '../src/store/file/file-store.ts';
+import type { JobsChange } from '../src/store/file/transaction.ts';
 import { job } from './support/factory.ts';
 import { appendJob, spawnWorker, stop, storeContext, type Worker } from './support/store-context.ts';
 import { tempDir } from './support/tmp.ts';
 import { waitFor } from './support/wait.ts';
+
+const transact = <T>(ctx: StoreContext, fn: JobsChange<T>): Promise<T> => new FileStore(ctx).transact(fn);
+const readJobs = (ctx: StoreContext) => new FileStore(ctx).jobsFile.read();
 
 /** A store in a fresh temp dir whose jobs.json holds `ids`, written as the store writes it. */
 function storeWith(...ids: string[]) {

@@ -4,7 +4,7 @@
  * jobs whose supervisor is gone.
  */
 import { STATES, type Job, type State } from '../lifecycle/job.ts';
-import type { Archived } from '../lifecycle/jobfile.ts';
+import type { Archived } from '../lifecycle/jobfile/document.ts';
 import type { SupervisorRecord } from '../store/store.ts';
 
 export interface SupervisorSummary {

@@ -1,7 +1,7 @@
 /** The dashboard's pages as pure functions: data in, HTML out. */
 import { formatDuration } from '../lifecycle/duration.ts';
 import { FINISHED_STATES, runsOf, STATES, type Job, type State } from '../lifecycle/job.ts';
-import { fullJob } from '../lifecycle/jobfile.ts';
+import { fullJob } from '../lifecycle/jobfile/keys.ts';
 import type { Window } from '../cli/metrics.ts';
 import type { QueueSummary } from '../lifecycle/queue.ts';
 import type { Summary, SupervisorSummary } from '../cli/summary.ts';

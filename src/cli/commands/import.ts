@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { parseJobs } from '../../lifecycle/jobfile.ts';
+import { parseJobs } from '../../lifecycle/jobfile/parse.ts';
 import { importQueue } from '../../lifecycle/transfer.ts';
 import { readInput } from '../input.ts';
 import { QueueCommand } from './base.ts';

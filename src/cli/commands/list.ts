@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { invalid } from '../../lifecycle/error.ts';
 import { byPriority, STATES, type State } from '../../lifecycle/job.ts';
-import { fullJob } from '../../lifecycle/jobfile.ts';
+import { fullJob } from '../../lifecycle/jobfile/keys.ts';
 import { latestFirst, renderJobs } from '../view.ts';
 import { QueueCommand } from './base.ts';
 

@@ -2,7 +2,7 @@ import { Option } from 'clipanion';
 import { formatDuration } from '../../lifecycle/duration.ts';
 import { displayPath } from '../../store/home.ts';
 import { MAX_RECOVERIES, type Job } from '../../lifecycle/job.ts';
-import { fullJob } from '../../lifecycle/jobfile.ts';
+import { fullJob } from '../../lifecycle/jobfile/keys.ts';
 import { logFile } from '../../supervisor/joblog.ts';
 import { renderTable } from '../table.ts';
 import { relativeTime } from '../../lifecycle/duration.ts';

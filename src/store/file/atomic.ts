@@ -18,20 +18,33 @@ import { failpoint } from '../../system/failpoint.ts';
 export interface Fence {
   /** An open descriptor pins the inode, so a newer file can never reuse its number. */
   fd: number | null;
-  /** Inode, size and mtime in nanoseconds: a replace changes the first, an edit in place the others. */
+  /**
+   * Inode, size, mtime and ctime in nanoseconds: a replace changes the first, an edit in place
+   * the others (ctime too, which no tool can set back).
+   */
   identity: string | null;
 }
 
-export function openFenced(file: string): { bytes: Buffer | null; fence: Fence } {
+/**
+ * Opens and reads `file`, keeping the descriptor as the fence. `settled` says the file did not
+ * change while it was read (an edit in place during the read gives a torn snapshot).
+ */
+export function openFenced(file: string): { bytes: Buffer | null; fence: Fence; settled: boolean } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: null, fence: { fd: null, identity: null } };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: null, fence: { fd: null, identity: null }, settled: true };
     throw error;
   }
-  const identity = identityOf(fs.fstatSync(fd, { bigint: true }));
-  return { bytes: fs.readFileSync(fd), fence: { fd, identity } };
+  try {
+    const identity = identityOf(fs.fstatSync(fd, { bigint: true }));
+    const bytes = fs.readFileSync(fd);
+    return { bytes, fence: { fd, identity }, settled: identityOf(fs.fstatSync(fd, { bigint: true })) === identity };
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
 }
 
 export function closeFence(fence: Fence): void {
@@ -40,7 +53,7 @@ export function closeFence(fence: Fence): void {
 }
 
 export function identityOf(stat: fs.BigIntStats): string {
-  return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+  return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
 }
 
 /** The identity of `file` now, or null if there is none. */
@@ -86,15 +99,18 @@ function stagingName(file: string): string {
  * Replaces `file` with `bytes`, provided it is still the file the fence saw and `stillHeld()`
  * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
  */
-export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<void> {
+export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<{ inode: bigint }> {
   // A name of its own: a writer that lost its lock must never rename, or delete, what its
   // successor staged under the same name.
   const staging = stagingName(file);
+  let inode: bigint;
   try {
     // Loaded on first write: commands that only read start faster without it.
     const { default: writeFileAtomic } = await import('write-file-atomic');
     await writeFileAtomic(staging, bytes, { fsync: true, mode: modeFor(file) });
-    const written = fs.statSync(staging).size;
+    const staged = fs.statSync(staging, { bigint: true });
+    inode = staged.ino;
+    const written = Number(staged.size);
     if (written !== bytes.length) {
       throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'ENOSPC' });
     }
@@ -125,6 +141,7 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
   }
   failpoint('after-rename');
   await syncDirectoryAsync(path.dirname(file));
+  return { inode };
 }
 
 /**

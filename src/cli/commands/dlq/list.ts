@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { fullJob } from '../../../lifecycle/jobfile.ts';
+import { fullJob } from '../../../lifecycle/jobfile/keys.ts';
 import { renderJobs } from '../../view.ts';
 import { QueueCommand } from '../base.ts';
 
