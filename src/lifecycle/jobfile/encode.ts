@@ -46,10 +46,18 @@ function head(doc: JobsDocument): string {
 export function encodeJobs(doc: JobsDocument): Buffer {
   if (doc.jobs.length === 0) return Buffer.from(`${head(doc)}  "jobs": []\n}\n`);
   const parts: Buffer[] = [Buffer.from(head(doc)), JOBS_START];
-  doc.jobs.forEach((job, index) => {
+  const { jobs } = doc;
+  for (let index = 0; index < jobs.length; ) {
     if (index > 0) parts.push(BETWEEN_JOBS);
-    parts.push(encodeJob(job));
-  });
+    const run = writtenRun(jobs, index);
+    if (run) {
+      parts.push(run.bytes);
+      index += run.count;
+    } else {
+      parts.push(encodeJob(jobs[index]!));
+      index++;
+    }
+  }
   parts.push(FILE_END);
   return Buffer.concat(parts);
 }
@@ -59,28 +67,87 @@ export function serializeJobs(doc: JobsDocument): string {
 }
 
 /**
- * Takes each job's bytes from `bytes`, a file that `encodeJobs` wrote for exactly these jobs,
- * instead of encoding them again: a process that reads a file queuectl wrote then rewrites it
- * encoding only what it changed. A job's text ends at the first line that is a bare `}` at the
- * job's indent: deeper lines are indented further, and JSON strings hold no raw newline. Returns
- * whether the file had the layout expected; if not, nothing is taken.
+ * A jobs.json that `encodeJobs` wrote for exactly `jobs`, in that order, read back: runs of its
+ * jobs that are still side by side are copied from it in one piece. Where each job starts is
+ * found only when a run begins or ends inside the file: a job's text ends at the first line that
+ * is a bare `}` at the job's indent (deeper lines are indented further, and JSON strings hold no
+ * raw newline).
  */
-export function adoptEncoded(jobs: readonly Job[], bytes: Buffer): boolean {
-  const found: Buffer[] = [];
-  let start = bytes.indexOf(JOBS_START);
-  if (start === -1 || (start > 0 && bytes[start - 1] !== 0x0a)) return false;
-  start += JOBS_START.length;
-  for (let index = 0; index < jobs.length; index++) {
-    if (index > 0) {
-      if (bytes[start] !== BETWEEN_JOBS[0] || bytes[start + 1] !== BETWEEN_JOBS[1]) return false;
-      start += BETWEEN_JOBS.length;
-    }
-    const end = bytes.indexOf(JOB_END, start);
-    if (end === -1 || !bytes.subarray(start, start + JOB_START.length).equals(JOB_START)) return false;
-    found.push(bytes.subarray(start, end + JOB_END.length));
-    start = end + JOB_END.length;
+class WrittenFile {
+  private starts: Int32Array | null = null;
+  private ends: Int32Array | null = null;
+  /** Set when the file does not have the layout expected: its jobs are encoded again instead. */
+  broken = false;
+
+  constructor(
+    private readonly bytes: Buffer,
+    readonly count: number,
+    private readonly first: number,
+    private readonly last: number,
+  ) {}
+
+  /** The bytes of jobs `from` to `to` (inclusive) with what lies between them, or null. */
+  span(from: number, to: number): Buffer | null {
+    if (from === 0 && to === this.count - 1) return this.bytes.subarray(this.first, this.last);
+    if (!this.starts && !this.locate()) return null;
+    return this.bytes.subarray(this.starts![from]!, this.ends![to]!);
   }
-  if (!bytes.subarray(start).equals(FILE_END)) return false;
-  jobs.forEach((job, index) => jobBytes.set(job, found[index]!));
+
+  private locate(): boolean {
+    const starts = new Int32Array(this.count);
+    const ends = new Int32Array(this.count);
+    let start = this.first;
+    for (let index = 0; index < this.count; index++) {
+      if (index > 0) {
+        if (this.bytes[start] !== BETWEEN_JOBS[0] || this.bytes[start + 1] !== BETWEEN_JOBS[1]) return this.fail();
+        start += BETWEEN_JOBS.length;
+      }
+      const end = this.bytes.indexOf(JOB_END, start);
+      if (end === -1 || this.bytes.compare(JOB_START, 0, JOB_START.length, start, start + JOB_START.length) !== 0) return this.fail();
+      starts[index] = start;
+      ends[index] = start = end + JOB_END.length;
+    }
+    if (start !== this.last) return this.fail();
+    this.starts = starts;
+    this.ends = ends;
+    return true;
+  }
+
+  private fail(): false {
+    this.broken = true;
+    return false;
+  }
+}
+
+/** Where a job read back from a file that queuectl wrote sits in it. */
+const written = new WeakMap<Job, { file: WrittenFile; index: number }>();
+
+function writtenRun(jobs: readonly Job[], index: number): { bytes: Buffer; count: number } | null {
+  const place = written.get(jobs[index]!);
+  if (!place || place.file.broken) return null;
+  let count = 1;
+  while (index + count < jobs.length) {
+    const next = written.get(jobs[index + count]!);
+    if (next?.file !== place.file || next.index !== place.index + count) break;
+    count++;
+  }
+  const bytes = place.file.span(place.index, place.index + count - 1);
+  return bytes && { bytes, count };
+}
+
+/**
+ * Records that `bytes` is the file `encodeJobs` wrote for exactly `jobs` (as read back from it),
+ * so that a rewrite copies the unchanged jobs' bytes instead of encoding them again. Returns
+ * whether the file had the layout expected; if not, nothing is recorded.
+ */
+export function adoptWritten(jobs: readonly Job[], bytes: Buffer): boolean {
+  if (jobs.length === 0) return false;
+  const at = bytes.indexOf(JOBS_START);
+  if (at === -1 || (at > 0 && bytes[at - 1] !== 0x0a)) return false;
+  const first = at + JOBS_START.length;
+  const last = bytes.length - FILE_END.length;
+  if (last < first || bytes.compare(FILE_END, 0, FILE_END.length, last) !== 0) return false;
+  const file = new WrittenFile(bytes, jobs.length, first, last);
+  jobs.forEach((job, index) => written.set(job, { file, index }));
   return true;
 }

@@ -1,30 +1,27 @@
 /**
- * Reading jobs.json, and knowing when it need not be read again.
+ * Reading jobs.json, and knowing when what was read need not be parsed or validated again.
  *
- * Parsing and validating every job is what a read of a deep queue costs, so the store skips what
- * it can prove unchanged:
- * - in this process, the document it last read or wrote is kept with a descriptor that pins the
- *   file's inode: while jobs.json is still that file (same identity: inode, size, mtime and
- *   ctime), it is used as it is, without reading the file at all;
- * - across processes, a commit of a large file records the identity of the file it wrote in
- *   `jobs.json.written`. A file whose identity is the recorded one was written by queuectl and
- *   touched by nobody since: it is parsed but not validated again, and each job's bytes are
- *   taken from it, so the next rewrite encodes only the jobs it changed. Any edit changes the
- *   identity (an edit in place its mtime and ctime, an editor's save its inode), so a hand edit
- *   is always validated.
+ * Parsing and validating every job is what a read of a deep queue costs; reading its bytes is
+ * cheap. So every read reads the file, and then skips what it can prove unchanged:
+ * - in this process, the document it last read or wrote is kept with its bytes: a file with the
+ *   same identity (inode, size, mtime, ctime) and the same bytes is that document;
+ * - across processes, a commit of a large file records in `jobs.json.written` the identity and a
+ *   fingerprint of the bytes it wrote. A file that matches both was written by queuectl and
+ *   changed by nobody since: it is parsed but not validated, and each job's bytes are taken from
+ *   it, so that the next rewrite encodes only the jobs it changed.
+ * A hand edit changes the bytes, so it is always noticed and validated, even one made in place
+ * within the clock tick of queuectl's own write (which leaves the identity as it was).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { adoptEncoded } from '../../lifecycle/jobfile/encode.ts';
+import { adoptWritten } from '../../lifecycle/jobfile/encode.ts';
 import { emptyJobs, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile/document.ts';
 import { parseJobs, parseWritten } from '../../lifecycle/jobfile/parse.ts';
 import { displayPath, type Home } from '../home.ts';
 import { closeFence, currentIdentity, identityOf, openFenced, PRIVATE_FILE, type Fence } from './atomic.ts';
 
-/** A jobs.json this process has read or written, as long as it is still the file on disk. */
+/** A jobs.json this process has read or written. */
 interface Known {
-  /** Open: while it is, no other file can get the inode's number. */
-  fd: number;
   identity: string;
   bytes: Buffer;
   doc: JobsDocument;
@@ -38,29 +35,40 @@ const known = new Map<string, Known>();
 /** Jobs are never changed in place (every transition makes a new object): a shallow copy of the array is a safe copy. */
 const copyDoc = (doc: JobsDocument): JobsDocument => ({ ...doc, jobs: [...doc.jobs] });
 
-function recall(file: string): Known | null {
-  const entry = known.get(file);
-  if (!entry) return null;
-  if (currentIdentity(file) === entry.identity) return entry;
-  forget(file);
-  return null;
-}
-
-function forget(file: string): void {
-  const entry = known.get(file);
-  if (entry) fs.closeSync(entry.fd);
-  known.delete(file);
-}
-
 /**
  * Below this size validating the file costs a few milliseconds, less than keeping the record
  * would be worth, and a small store keeps only the files a person expects to see.
  */
 const RECORD_FROM_BYTES = 1 << 20;
 
-/** Where a commit records the identity of the jobs.json it wrote. */
+/** Where a commit records the identity and the fingerprint of the jobs.json it wrote. */
 export function writtenMark(home: Home): string {
   return path.join(home.dir, 'jobs.json.written');
+}
+
+/**
+ * Two independent 32-bit hashes of the bytes, four bytes at a step: a few milliseconds for tens
+ * of megabytes (node:crypto would cost every command its load time). Not a defence against
+ * forgery, only against edits: a person who edits jobs.json does not aim at a 64-bit collision.
+ */
+export function fingerprint(bytes: Buffer): string {
+  let a = 0x811c9dc5;
+  let b = bytes.length | 0;
+  const aligned = bytes.byteOffset % 4 === 0;
+  const words = aligned ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : null;
+  const count = words ? words.length : 0;
+  for (let index = 0; index < count; index++) {
+    const word = words![index]!;
+    a = Math.imul(a ^ word, 0x01000193);
+    b = Math.imul(b ^ word, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  for (let index = count * 4; index < bytes.length; index++) {
+    a = Math.imul(a ^ bytes[index]!, 0x01000193);
+    b = Math.imul(b ^ bytes[index]!, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return `${(a >>> 0).toString(16)}${(b >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 function readMark(home: Home): string | null {
@@ -89,14 +97,15 @@ export class JobsFile {
     return this.home.jobs;
   }
 
-  /** Whether jobs.json is still what this process last wrote: nobody else has changed it since. */
+  /** Whether jobs.json is still what this process last wrote: a hint for waking, so its identity is enough. */
   isOwnWrite(): boolean {
-    return recall(this.file)?.own === true;
+    const entry = known.get(this.file);
+    return entry?.own === true && currentIdentity(this.file) === entry.identity;
   }
 
-  /** Forgets what this process knows of the file: the next read reads it. */
+  /** Forgets what this process knows of the file: the next read parses and validates it. */
   forget(): void {
-    forget(this.file);
+    known.delete(this.file);
   }
 
   /** A lock-free snapshot, validated unless known. A missing file is an empty queue. */
@@ -111,69 +120,69 @@ export class JobsFile {
    * must not change the jobs in the returned document in place, only replace them.
    */
   load(): Loaded {
-    const remembered = recall(this.file);
-    // The remembered descriptor stays open and pins the inode: the identity alone is the fence.
-    if (remembered) return { doc: copyDoc(remembered.doc), bytes: remembered.bytes, fence: { fd: null, identity: remembered.identity } };
     const { bytes, fence, settled } = openFenced(this.file);
     if (bytes === null) return { doc: emptyJobs(), bytes, fence };
+    const entry = known.get(this.file);
+    if (entry && settled && entry.identity === fence.identity && entry.bytes.equals(bytes)) return { doc: copyDoc(entry.doc), bytes: entry.bytes, fence };
     let doc: JobsDocument;
     try {
-      doc = this.parse(bytes, settled && readMark(this.home) === fence.identity);
+      doc = this.parse(bytes, settled && this.wasWritten(fence.identity, bytes));
     } catch (error) {
+      this.forget();
       closeFence(fence);
       throw error;
     }
-    if (!settled || fence.fd === null || fence.identity === null) return { doc, bytes, fence };
-    // The fence's descriptor becomes the remembered one, which pins the inode from now on.
-    this.keep({ fd: fence.fd, identity: fence.identity, bytes, doc: copyDoc(doc), own: false });
-    return { doc, bytes, fence: { fd: null, identity: fence.identity } };
+    if (settled && fence.identity !== null) known.set(this.file, { identity: fence.identity, bytes, doc: copyDoc(doc), own: false });
+    else this.forget();
+    return { doc, bytes, fence };
+  }
+
+  private wasWritten(identity: string | null, bytes: Buffer): boolean {
+    if (identity === null || bytes.length < RECORD_FROM_BYTES) return false;
+    const mark = readMark(this.home);
+    return mark !== null && mark.startsWith(`${identity} `) && mark === `${identity} ${fingerprint(bytes)}`;
   }
 
   private parse(bytes: Buffer, written: boolean): JobsDocument {
     const name = displayPath(this.file);
     if (!written) return parseJobs(bytes.toString('utf8'), name, this.defaults());
     const doc = parseWritten(bytes.toString('utf8'), name, this.defaults());
-    adoptEncoded(doc.jobs, bytes);
+    adoptWritten(doc.jobs, bytes);
     return doc;
   }
 
   /**
-   * After a commit (under the lock): what this process wrote, remembered, and its identity
-   * recorded for other processes. `inode` is the staged file's: if the file now at the path is
-   * another (a successor's, after a lost lock), nothing is remembered or recorded.
+   * After a commit (under the lock): what this process wrote, remembered, and recorded for other
+   * processes. `inode` is the staged file's: if the file now at the path is another (a
+   * successor's, after a lost lock), nothing is remembered or recorded.
    */
   committed(bytes: Buffer, doc: JobsDocument, inode: bigint): void {
-    forget(this.file);
-    let fd: number;
+    this.forget();
+    let stat: fs.BigIntStats;
     try {
-      fd = fs.openSync(this.file, 'r');
+      stat = fs.statSync(this.file, { bigint: true });
     } catch {
-      // Not remembering only costs a read next time.
+      // Not remembering only costs a parse next time.
       return;
     }
-    const stat = fs.fstatSync(fd, { bigint: true });
-    if (stat.ino !== inode || stat.size !== BigInt(bytes.length)) {
-      fs.closeSync(fd);
-      return;
-    }
+    if (stat.ino !== inode || stat.size !== BigInt(bytes.length)) return;
     const identity = identityOf(stat);
-    this.keep({ fd, identity, bytes, doc: copyDoc(doc), own: true });
-    this.record(bytes.length >= RECORD_FROM_BYTES ? identity : null);
+    known.set(this.file, { identity, bytes, doc: copyDoc(doc), own: true });
+    this.record(bytes.length >= RECORD_FROM_BYTES ? `${identity} ${fingerprint(bytes)}` : null);
   }
 
   /** Without the record (or with a stale one), other processes validate the file: slower, never wrong. */
-  private record(identity: string | null): void {
-    const mark = writtenMark(this.home);
+  private record(mark: string | null): void {
+    const file = writtenMark(this.home);
     try {
-      if (identity === null) fs.rmSync(mark, { force: true });
-      else fs.writeFileSync(mark, identity, { mode: PRIVATE_FILE });
+      if (mark === null) fs.rmSync(file, { force: true });
+      else fs.writeFileSync(file, mark, { mode: PRIVATE_FILE });
     } catch {
-      fs.rmSync(mark, { force: true });
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // A store whose directory refuses both: its other processes validate the file.
+      }
     }
-  }
-
-  private keep(entry: Known): void {
-    forget(this.file);
-    known.set(this.file, entry);
   }
 }
