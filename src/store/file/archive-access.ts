@@ -51,7 +51,8 @@ export function settleArchive(home: Home, defaults: JobDefaults, doc: JobsDocume
     const pruned = pruneArchive(home, defaults, (jobs) => archivedOnly(doc.jobs, jobs).filter((job) => doomed.has(archiveIdentity(job))));
     doc.archived = countArchived(doc.archived, pruned, -1);
   }
-  const stillArchived = new Set(archivedOnly(doc.jobs, tx.loaded));
+  // Only a transaction that read the archive can have made archived jobs live: the others skip a pass over every job.
+  const stillArchived = new Set(tx.loaded.length === 0 ? [] : archivedOnly(doc.jobs, tx.loaded));
   const madeLive = tx.loaded.filter((job) => !stillArchived.has(job));
   if (madeLive.length > 0) doc.archived = countArchived(doc.archived, madeLive, -1);
   archiveFinished(home, doc, keep);

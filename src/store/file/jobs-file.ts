@@ -120,10 +120,10 @@ export class JobsFile {
    * must not change the jobs in the returned document in place, only replace them.
    */
   load(): Loaded {
-    const { bytes, fence, settled } = openFenced(this.file);
-    if (bytes === null) return { doc: emptyJobs(), bytes, fence };
     const entry = known.get(this.file);
-    if (entry && settled && entry.identity === fence.identity && entry.bytes.equals(bytes)) return { doc: copyDoc(entry.doc), bytes: entry.bytes, fence };
+    const { bytes, fence, settled, same } = openFenced(this.file, entry?.bytes ?? null);
+    if (bytes === null) return { doc: emptyJobs(), bytes, fence };
+    if (entry && same && settled && entry.identity === fence.identity) return { doc: copyDoc(entry.doc), bytes: entry.bytes, fence };
     let doc: JobsDocument;
     try {
       doc = this.parse(bytes, settled && this.wasWritten(fence.identity, bytes));
