@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ioError, PRIVATE_FILE, replaceFileSync } from './atomic.ts';
 import { invalid } from '../../lifecycle/error.ts';
 import { displayPath, type Home } from '../home.ts';
-import type { Job, State } from '../../lifecycle/job.ts';
+import type { Job } from '../../lifecycle/job.ts';
 import { jobsToArchive } from '../../lifecycle/retention.ts';
 import { toStored } from '../../lifecycle/jobfile/keys.ts';
 import { checkJob } from '../../lifecycle/jobfile/schema.ts';
