@@ -3,12 +3,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendArchive, archiveFile } from '../src/store/file/archive.ts';
 import { jobsToArchive } from '../src/lifecycle/retention.ts';
-import { lookupJobs, readJobs, transact } from '../src/store/file/store.ts';
-import { FileStore } from '../src/store/file/file-store.ts';
+import { FileStore, type StoreContext } from '../src/store/file/file-store.ts';
+import type { JobsChange } from '../src/store/file/transaction.ts';
 import { at, job } from './support/factory.ts';
 import { storeContext } from './support/store-context.ts';
 import { queuectl } from './support/cli.ts';
 import { tempDir } from './support/tmp.ts';
+
+const transact = <T>(ctx: StoreContext, fn: JobsChange<T>): Promise<T> => new FileStore(ctx).transact(fn);
+const readJobs = (ctx: StoreContext) => new FileStore(ctx).jobsFile.read();
 
 const finished = (n: number, state: 'completed' | 'cancelled' | 'dead' = 'completed') =>
   Array.from({ length: n }, (_, i) => job({ id: `${state}-${i}`, state, created_at: at(i).toISOString(), finished_at: at(1000 + i).toISOString() }));
@@ -64,8 +67,8 @@ retention('still finds archived jobs for list, show and wait', withStore(async (
     doc.jobs.push(...finished(25));
   });
   assert.is((await new FileStore(ctx).readAllJobs()).length, 25);
-  assert.is(lookupJobs(ctx, ['completed-0', 'completed-24']).map((j) => j.state).join(), 'completed,completed');
-  assert.throws(() => lookupJobs(ctx, ['nope']), /no job with id "nope"/);
+  assert.is((await new FileStore(ctx).lookupJobs(['completed-0', 'completed-24'])).map((j) => j.state).join(), 'completed,completed');
+  await new FileStore(ctx).lookupJobs(['nope']).then(() => assert.unreachable('found a job that does not exist'), (error: Error) => assert.match(error.message, /no job with id "nope"/));
 }));
 
 retention('keeps one copy of a job left in both files by a crash between append and commit', withStore(async (ctx) => {

@@ -5,11 +5,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FenceError, replaceFile } from '../src/store/file/atomic.ts';
 import { QueueError } from '../src/lifecycle/error.ts';
-import { serializeJobs } from '../src/lifecycle/jobfile.ts';
-import { readJobs, transact } from '../src/store/file/store.ts';
+import { serializeJobs } from '../src/lifecycle/jobfile/encode.ts';
+import { FileStore, type StoreContext } from '../src/store/file/file-store.ts';
+import type { JobsChange } from '../src/store/file/transaction.ts';
 import { job } from './support/factory.ts';
 import { appendJob, spawnWorker, storeContext } from './support/store-context.ts';
 import { tempDir } from './support/tmp.ts';
+
+const transact = <T>(ctx: StoreContext, fn: JobsChange<T>): Promise<T> => new FileStore(ctx).transact(fn);
+const readJobs = (ctx: StoreContext) => new FileStore(ctx).jobsFile.read();
 
 const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((name) => name.includes('.next'));
 

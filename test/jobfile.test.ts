@@ -2,7 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../src/lifecycle/error.ts';
 import type { Job } from '../src/lifecycle/job.ts';
-import { canonicalJob, parseJobs, serializeJobs, type JobsDocument } from '../src/lifecycle/jobfile.ts';
+import { toStored } from '../src/lifecycle/jobfile/keys.ts';
+import { parseJobs, parseWritten } from '../src/lifecycle/jobfile/parse.ts';
+import { adoptWritten, encodeJobs, serializeJobs } from '../src/lifecycle/jobfile/encode.ts';
+import type { JobsDocument } from '../src/lifecycle/jobfile/document.ts';
 import type { Schedule } from '../src/lifecycle/schedule.ts';
 import { at, job, T0 } from './support/factory.ts';
 
@@ -198,9 +201,41 @@ bytes('equals JSON.stringify with two spaces, for empty, archived and full docum
     { version: 1, archived: { completed: 2, cancelled: 0 }, jobs: [] },
   ];
   for (const doc of docs) {
-    const plain = `${JSON.stringify({ version: doc.version, ...('archived' in doc ? { archived: doc.archived } : {}), jobs: doc.jobs.map(canonicalJob) }, null, 2)}\n`;
+    const plain = `${JSON.stringify({ version: doc.version, ...('archived' in doc ? { archived: doc.archived } : {}), jobs: doc.jobs.map(toStored) }, null, 2)}\n`;
     assert.is(serializeJobs(doc), plain);
   }
+});
+
+const plainBytes = (doc: JobsDocument): string => `${JSON.stringify({ version: doc.version, jobs: doc.jobs.map(toStored) }, null, 2)}\n`;
+
+bytes('a file read back as written gives the bytes of a fresh encoding after changes, appends and removals', () => {
+  const jobs = Array.from({ length: 40 }, (_, i) => job({ id: `j${i}`, command: `echo ${i}`, env: i % 3 === 0 ? { B: '2', A: '1' } : {}, after: i % 5 === 0 && i > 0 ? [`j${i - 1}`] : [] }));
+  const file = encodeJobs({ version: 1, jobs });
+  const doc = parseWritten(file.toString('utf8'), FILE, defaults);
+  assert.equal(doc, parse(file.toString('utf8')), 'the same jobs as a validating read');
+  assert.ok(adoptWritten(doc.jobs, file));
+  assert.is(serializeJobs(doc), file.toString('utf8'), 'unchanged');
+  doc.jobs[7] = { ...doc.jobs[7]!, state: 'processing', owner: { pid: 1, started: '2', host: 'h', worker: 1 } };
+  doc.jobs.splice(20, 2);
+  doc.jobs.push(job({ id: 'new', command: 'added' }));
+  doc.jobs.unshift(job({ id: 'first' }));
+  assert.is(serializeJobs(doc), plainBytes(doc));
+  doc.jobs.reverse();
+  assert.is(serializeJobs(doc), plainBytes(doc), 'every job out of its old place');
+});
+
+bytes('a file without the layout queuectl writes is not taken apart, and still encodes right', () => {
+  const jobs = [job({ id: 'a' }), job({ id: 'b' })];
+  const compact = Buffer.from(JSON.stringify({ version: 1, jobs: jobs.map(toStored) }));
+  const doc = parseWritten(compact.toString('utf8'), FILE, defaults);
+  assert.not.ok(adoptWritten(doc.jobs, compact));
+  assert.is(serializeJobs(doc), plainBytes(doc));
+  // The layout looks right at both ends but one job is not where it should be: found out when a run is cut.
+  const text = serializeJobs({ version: 1, jobs }).replace('    {\n      "id": "b"', '     {\n      "id": "b"');
+  const odd = parseWritten(text, FILE, defaults);
+  assert.ok(adoptWritten(odd.jobs, Buffer.from(text)));
+  odd.jobs.splice(0, 1);
+  assert.is(serializeJobs(odd), plainBytes(odd));
 });
 
 bytes.run();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../src/lifecycle/error.ts';
-import { readJobs } from '../src/store/file/store.ts';
+import { FileStore } from '../src/store/file/file-store.ts';
 import { acquireLock, LOCK_STALE_MS } from '../src/store/file/lock.ts';
 import { appendJob, preciseNow, spawnWorker, stop, storeContext } from './support/store-context.ts';
 import { tempDir } from './support/tmp.ts';
@@ -15,7 +15,7 @@ function backdate(lockDir: string): void {
   fs.utimesSync(lockDir, past, past);
 }
 
-const ids = (dir: string): string[] => readJobs(storeContext(dir)).jobs.map((job) => job.id);
+const ids = (dir: string): string[] => new FileStore(storeContext(dir)).jobsFile.read().jobs.map((job) => job.id);
 const staged = (dir: string): boolean => fs.readdirSync(dir).some((name) => name.startsWith('jobs.json.next.'));
 
 // ---

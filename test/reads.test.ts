@@ -14,7 +14,7 @@ import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import type { JobOrder, JobQuery } from '../src/store/reads.ts';
 import type { Store } from '../src/store/store.ts';
 import { JsonArrayWriter } from '../src/cli/json-array.ts';
-import { fullJob } from '../src/lifecycle/jobfile.ts';
+import { fullJob } from '../src/lifecycle/jobfile/keys.ts';
 import { queuectl } from './support/cli.ts';
 import { job } from './support/factory.ts';
 import { pgSuite, type PgContext } from './support/postgres.ts';

@@ -3,12 +3,18 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QueueError } from '../src/lifecycle/error.ts';
-import { serializeJobs } from '../src/lifecycle/jobfile.ts';
-import { readJobs, transact } from '../src/store/file/store.ts';
+import { serializeJobs } from '../src/lifecycle/jobfile/encode.ts';
+import { FileStore, type StoreContext } from '../src/store/file/file-store.ts';
+import type { JobsChange } from '../src/store/file/transaction.ts';
+import { identityOf } from '../src/store/file/atomic.ts';
+import { fingerprint, writtenMark } from '../src/store/file/jobs-file.ts';
 import { job } from './support/factory.ts';
 import { appendJob, spawnWorker, stop, storeContext, type Worker } from './support/store-context.ts';
 import { tempDir } from './support/tmp.ts';
 import { waitFor } from './support/wait.ts';
+
+const transact = <T>(ctx: StoreContext, fn: JobsChange<T>): Promise<T> => new FileStore(ctx).transact(fn);
+const readJobs = (ctx: StoreContext) => new FileStore(ctx).jobsFile.read();
 
 /** A store in a fresh temp dir whose jobs.json holds `ids`, written as the store writes it. */
 function storeWith(...ids: string[]) {
@@ -125,6 +131,89 @@ read('reads a missing file, or a missing store directory, as an empty queue', ()
     const nowhere = storeContext(path.join(store.dir, 'not', 'there'));
     assert.equal(readJobs(nowhere), { version: 1, jobs: [] });
     assert.not.ok(fs.existsSync(nowhere.home.dir), 'reading creates nothing');
+  } finally {
+    store.cleanup();
+  }
+});
+
+/** A store whose jobs.json is large enough to be recorded as written (over a megabyte). */
+async function deepStore() {
+  const store = storeWith();
+  const jobs = Array.from({ length: 2_200 }, (_, i) => job({ id: `deep-${String(i).padStart(4, '0')}`, command: `echo ${i}` }));
+  await transact(store.ctx, (doc) => {
+    doc.jobs.push(...jobs);
+  });
+  assert.ok(fs.statSync(store.ctx.home.jobs).size > 1 << 20);
+  assert.ok(fs.existsSync(writtenMark(store.ctx.home)), 'the commit records what it wrote');
+  return { ...store, jobs };
+}
+
+/** Overwrites `from` with `to` (the same length) inside jobs.json, in place: same inode, same size. */
+function editInPlace(file: string, from: string, to: string): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const at = Buffer.byteLength(text.slice(0, text.indexOf(from)));
+  assert.ok(text.includes(from) && from.length === to.length);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, to, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+read('a deep jobs.json that queuectl wrote reads back as the same jobs, and rewrites to the same bytes', async () => {
+  const store = await deepStore();
+  try {
+    new FileStore(store.ctx).jobsFile.forget();
+    assert.equal(readJobs(store.ctx).jobs, store.jobs);
+    const before = bytes(store.ctx.home.jobs);
+    await transact(store.ctx, (doc) => {
+      doc.jobs[1000] = { ...doc.jobs[1000]!, priority: 7 };
+      doc.jobs.push(job({ id: 'one-more' }));
+    });
+    const after = [...store.jobs.slice(0, 1000), { ...store.jobs[1000]!, priority: 7 }, ...store.jobs.slice(1001), job({ id: 'one-more' })];
+    assert.is(fs.readFileSync(store.ctx.home.jobs, 'utf8'), serializeJobs({ version: 1, jobs: after }));
+    assert.not.equal(bytes(store.ctx.home.jobs), before);
+  } finally {
+    store.cleanup();
+  }
+});
+
+read('a hand edit in place that keeps the size is validated, whether this process knew the file or not', async () => {
+  const store = await deepStore();
+  try {
+    // Known to this process (it wrote the file), edited at once: within the same clock tick, perhaps.
+    editInPlace(store.ctx.home.jobs, '"id": "deep-1500",\n      "command": "echo 1500",\n      "state": "pending"', '"id": "deep-1500",\n      "command": "echo 1500",\n      "state": "pendinX"');
+    assert.throws(() => readJobs(store.ctx), (error: Error) => error instanceof QueueError && /job "deep-1500" \(#1501\): field "state": unknown value "pendinX"/.test(error.message));
+    // Known only by the record that queuectl wrote it.
+    editInPlace(store.ctx.home.jobs, '"state": "pendinX"', '"state": "pending"');
+    await transact(store.ctx, (doc) => {
+      doc.jobs.push(job({ id: 'later' }));
+    });
+    new FileStore(store.ctx).jobsFile.forget();
+    editInPlace(store.ctx.home.jobs, '"command": "echo 2000"', '"command": "echo 2\t00"');
+    assert.throws(() => readJobs(store.ctx), /not valid JSON/);
+    editInPlace(store.ctx.home.jobs, '"command": "echo 2\t00"', '"command": "echo 9999"');
+    assert.is(readJobs(store.ctx).jobs[2000]?.command, 'echo 9999', 'a valid edit is read as it is');
+    editInPlace(store.ctx.home.jobs, '"attempts": 0,\n      "max_retries": 3,\n      "priority": 0,\n      "run_at"', '"attempts": 0,\n      "max_retries": 3,\n      "priority": 0,\n      "run_ay"');
+    assert.throws(() => readJobs(store.ctx), /job "deep-0000" \(#1\): unknown field "run_ay"/);
+  } finally {
+    store.cleanup();
+  }
+});
+
+read('a file that matches the record of what queuectl wrote is not validated again', async () => {
+  const store = await deepStore();
+  try {
+    // Something no validating read accepts, recorded as if queuectl had written it.
+    editInPlace(store.ctx.home.jobs, '"state": "pending"', '"state": "pendinX"');
+    const recorded = () => `${identityOf(fs.statSync(store.ctx.home.jobs, { bigint: true }))} ${fingerprint(bytes(store.ctx.home.jobs))}`;
+    fs.writeFileSync(writtenMark(store.ctx.home), recorded());
+    new FileStore(store.ctx).jobsFile.forget();
+    assert.is(readJobs(store.ctx).jobs[0]?.state, 'pendinX' as never);
+    fs.writeFileSync(writtenMark(store.ctx.home), recorded().replace(/ .*/, ' 0'));
+    new FileStore(store.ctx).jobsFile.forget();
+    assert.throws(() => readJobs(store.ctx), /unknown value "pendinX"/, 'a fingerprint that does not match is not trusted');
   } finally {
     store.cleanup();
   }

@@ -7,7 +7,7 @@ import { defaultTimeout, exitCodeList, runCount, type Config } from './config.ts
 import { parseDuration } from './duration.ts';
 import { invalid } from './error.ts';
 import { DEFAULT_QUEUE, type NewJob } from './job.ts';
-import { envProblem, ID_PATTERN } from './jobfile.ts';
+import { envProblem, ID_PATTERN } from './jobfile/schema.ts';
 import { checkQueueName } from './queue.ts';
 
 export const SPEC_KEYS = ['id', 'command', 'max_retries', 'priority', 'run_at', 'delay', 'timeout', 'no_retry_on', 'cwd', 'env', 'queue', 'after', 'backoff_max', 'backoff_jitter'] as const;

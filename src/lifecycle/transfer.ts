@@ -5,7 +5,7 @@
  */
 import { QueueError } from './error.ts';
 import { recoverJob, type Job } from './job.ts';
-import { FORMAT_VERSION, type JobsDocument } from './jobfile.ts';
+import { FORMAT_VERSION, type JobsDocument } from './jobfile/document.ts';
 
 /** The queue as one document: every job in creation order, nothing counted as archived. */
 export function exportQueue(doc: JobsDocument, all: readonly Job[]): JobsDocument {

@@ -124,6 +124,7 @@ lock/
 lock.takeover/
 supervisors/
 logs/
+jobs.json.written
 *.next
 *.next.*
 `;

@@ -7,7 +7,7 @@
  */
 import type { Config, SettingKey, SettingSource } from '../lifecycle/config.ts';
 import type { Job } from '../lifecycle/job.ts';
-import type { JobDefaults, JobsDocument } from '../lifecycle/jobfile.ts';
+import type { JobDefaults, JobsDocument } from '../lifecycle/jobfile/document.ts';
 import type { ProcessIdentity } from '../system/proc.ts';
 import type { Home } from './home.ts';
 import type { StoreReads } from './reads.ts';

@@ -16,7 +16,7 @@ import { QueueError } from '../lifecycle/error.ts';
 import { failpoint } from '../system/failpoint.ts';
 import { logFile } from './joblog.ts';
 import { nextDueTime, pickDue, type Job, type Owner } from '../lifecycle/job.ts';
-import type { JobsDocument } from '../lifecycle/jobfile.ts';
+import type { JobsDocument } from '../lifecycle/jobfile/document.ts';
 import { loadCron } from '../lifecycle/cron.ts';
 import { fireSchedules, isScheduleDue, nextFiringTime, scheduleSpec, type CronRules } from '../lifecycle/schedule.ts';
 import { admitter, hasBlocked } from '../lifecycle/workflow.ts';

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createJob } from '../../src/lifecycle/job.ts';
-import { serializeJobs } from '../../src/lifecycle/jobfile.ts';
+import { serializeJobs } from '../../src/lifecycle/jobfile/encode.ts';
 import { encodeJob } from '../../src/store/postgres/jobs.ts';
 import { withClient } from '../support/postgres.ts';
 import { startPostgres } from '../support/postgres-server.ts';

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { claimJob, createJob, finishJob, type Job } from '../../src/lifecycle/job.ts';
-import { FORMAT_VERSION, serializeJobs } from '../../src/lifecycle/jobfile.ts';
+import { FORMAT_VERSION } from '../../src/lifecycle/jobfile/document.ts';
+import { serializeJobs } from '../../src/lifecycle/jobfile/encode.ts';
 import { DEFAULT_CONFIG } from '../../src/lifecycle/config.ts';
 import { temporary } from './procs.ts';
 

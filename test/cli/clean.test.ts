@@ -3,7 +3,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { serializeArchive } from '../../src/store/file/archive.ts';
-import { serializeJobs } from '../../src/lifecycle/jobfile.ts';
+import { serializeJobs } from '../../src/lifecycle/jobfile/encode.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, rejects, tree, writeJobsText } from './support/fixture.ts';
 

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from '../../src/lifecycle/job.ts';
-import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile.ts';
+import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile/keys.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, tree, writeJobs } from './support/fixture.ts';
 

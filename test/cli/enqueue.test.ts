@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile.ts';
+import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile/keys.ts';
 import { accepts, inTemp, readJobs, rejects, writeJobsText } from './support/fixture.ts';
 
 const spec = suite('enqueue a JSON spec');

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile.ts';
+import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile/keys.ts';
 import type { Job } from '../../src/lifecycle/job.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, rejects, tree, writeJobs } from './support/fixture.ts';

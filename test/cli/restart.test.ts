@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { serializeArchive } from '../../src/store/file/archive.ts';
 import type { Job } from '../../src/lifecycle/job.ts';
-import { serializeJobs } from '../../src/lifecycle/jobfile.ts';
+import { serializeJobs } from '../../src/lifecycle/jobfile/encode.ts';
 import { job } from '../support/factory.ts';
 import { accepts, deadJob, inTemp, readJobs, rejects, writeJobs, writeJobsText } from './support/fixture.ts';
 

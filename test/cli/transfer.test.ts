@@ -3,7 +3,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Job } from '../../src/lifecycle/job.ts';
-import { serializeJobs } from '../../src/lifecycle/jobfile.ts';
+import { serializeJobs } from '../../src/lifecycle/jobfile/encode.ts';
 import { job } from '../support/factory.ts';
 import { pgSuite } from '../support/postgres.ts';
 import { tempDir } from '../support/tmp.ts';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
-import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile.ts';
+import { fromStored, type StoredJob } from '../../src/lifecycle/jobfile/keys.ts';
 import * as assert from 'uvu/assert';
 import { formatDuration } from '../../src/lifecycle/duration.ts';
 import type { Job } from '../../src/lifecycle/job.ts';

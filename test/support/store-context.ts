@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveHome } from '../../src/store/home.ts';
 import { createJob } from '../../src/lifecycle/job.ts';
-import { transact, type StoreContext } from '../../src/store/file/store.ts';
+import { FileStore, type StoreContext } from '../../src/store/file/file-store.ts';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'store-worker.ts');
 
@@ -21,7 +21,7 @@ export function storeContext(dir: string, env: NodeJS.ProcessEnv = {}): StoreCon
 }
 
 export function appendJob(ctx: StoreContext, id: string): Promise<void> {
-  return transact(ctx, (doc) => {
+  return new FileStore(ctx).transact((doc) => {
     const now = ctx.now();
     doc.jobs.push(createJob({ id, command: `echo ${id}`, cwd: '/tmp', max_retries: 3, priority: 0, run_at: now, timeout: null, no_retry_on: [] }, now));
   });

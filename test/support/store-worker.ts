@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireLock } from '../../src/store/file/lock.ts';
-import type { StoreContext } from '../../src/store/file/store.ts';
+import type { StoreContext } from '../../src/store/file/file-store.ts';
 import { appendJob, preciseNow as now, storeContext } from './store-context.ts';
 
 async function waitForFile(file: string): Promise<string> {

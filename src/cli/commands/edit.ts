@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { fullJob } from '../../lifecycle/jobfile.ts';
+import { fullJob } from '../../lifecycle/jobfile/keys.ts';
 import { envFromFlags, type Spec } from '../../lifecycle/spec.ts';
 import { editJobById } from '../../operations/edit.ts';
 import { QueueCommand } from './base.ts';

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
 import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
-import { fullJob } from '../../lifecycle/jobfile.ts';
+import { fullJob } from '../../lifecycle/jobfile/keys.ts';
 import { newQueues } from '../../lifecycle/queue.ts';
 import { enqueueDependents } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';

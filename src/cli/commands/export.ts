@@ -1,4 +1,4 @@
-import { serializeJobs } from '../../lifecycle/jobfile.ts';
+import { serializeJobs } from '../../lifecycle/jobfile/encode.ts';
 import { exportQueue } from '../../lifecycle/transfer.ts';
 import { QueueCommand } from './base.ts';
 

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { invalid, QueueError } from '../../lifecycle/error.ts';
-import { parseJobs } from '../../lifecycle/jobfile.ts';
+import { parseJobs } from '../../lifecycle/jobfile/parse.ts';
 import { importQueue } from '../../lifecycle/transfer.ts';
 import { readInput } from '../input.ts';
 import { QueueCommand } from './base.ts';

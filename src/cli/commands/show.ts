@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { displayPath } from '../../store/home.ts';
-import { fullJob } from '../../lifecycle/jobfile.ts';
+import { fullJob } from '../../lifecycle/jobfile/keys.ts';
 import { logFile, readRuns } from '../../supervisor/joblog.ts';
 import { jobFields, RUN_COLUMNS, runRows, runStart } from '../jobview.ts';
 import { renderTable } from '../table.ts';

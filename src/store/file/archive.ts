@@ -13,9 +13,11 @@ import path from 'node:path';
 import { ioError, PRIVATE_FILE, replaceFileSync } from './atomic.ts';
 import { invalid } from '../../lifecycle/error.ts';
 import { displayPath, type Home } from '../home.ts';
-import type { Job, State } from '../../lifecycle/job.ts';
+import type { Job } from '../../lifecycle/job.ts';
 import { jobsToArchive } from '../../lifecycle/retention.ts';
-import { canonicalJob, checkJob, NOTHING_ARCHIVED, type Archived, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile.ts';
+import { toStored } from '../../lifecycle/jobfile/keys.ts';
+import { checkJob } from '../../lifecycle/jobfile/schema.ts';
+import { NOTHING_ARCHIVED, type Archived, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile/document.ts';
 
 export function archiveFile(home: Home): string {
   return path.join(home.dir, 'archive.jsonl');
@@ -148,7 +150,7 @@ export function archiveFinished(home: Home, doc: JobsDocument, keep: number): vo
 }
 
 export function serializeArchive(jobs: readonly Job[]): string {
-  return jobs.map((job) => `${JSON.stringify(canonicalJob(job))}\n`).join('');
+  return jobs.map((job) => `${JSON.stringify(toStored(job))}\n`).join('');
 }
 
 /** Removes the archived jobs `select` picks, rewriting the archive; returns them. Call it under the lock. */

@@ -18,20 +18,50 @@ import { failpoint } from '../../system/failpoint.ts';
 export interface Fence {
   /** An open descriptor pins the inode, so a newer file can never reuse its number. */
   fd: number | null;
-  /** Inode, size and mtime in nanoseconds: a replace changes the first, an edit in place the others. */
+  /**
+   * Inode, size, mtime and ctime in nanoseconds: a replace changes the first, an edit in place
+   * the others (ctime too, which no tool can set back).
+   */
   identity: string | null;
 }
 
-export function openFenced(file: string): { bytes: Buffer | null; fence: Fence } {
+/**
+ * Opens and reads `file`, keeping the descriptor as the fence. `settled` says the file did not
+ * change while it was read (an edit in place during the read gives a torn snapshot). When the
+ * file holds exactly `expected`, those are the bytes returned (`same`): compared piece by piece,
+ * so that a large file known to this process costs no new buffer, and no garbage collection of
+ * a heap full of jobs to reclaim it.
+ */
+export function openFenced(file: string, expected: Buffer | null = null): { bytes: Buffer | null; fence: Fence; settled: boolean; same: boolean } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: null, fence: { fd: null, identity: null } };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: null, fence: { fd: null, identity: null }, settled: true, same: false };
     throw error;
   }
-  const identity = identityOf(fs.fstatSync(fd, { bigint: true }));
-  return { bytes: fs.readFileSync(fd), fence: { fd, identity } };
+  try {
+    const stat = fs.fstatSync(fd, { bigint: true });
+    const identity = identityOf(stat);
+    const same = expected !== null && stat.size === BigInt(expected.length) && holds(fd, expected);
+    const bytes = same ? expected : fs.readFileSync(fd);
+    return { bytes, fence: { fd, identity }, settled: identityOf(fs.fstatSync(fd, { bigint: true })) === identity, same };
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+}
+
+const piece = Buffer.allocUnsafe(1 << 20);
+
+/** Whether the file behind `fd` holds `expected` (read at explicit positions: the descriptor's offset stays at 0). */
+function holds(fd: number, expected: Buffer): boolean {
+  for (let at = 0; at < expected.length; ) {
+    const count = fs.readSync(fd, piece, 0, Math.min(piece.length, expected.length - at), at);
+    if (count === 0 || piece.compare(expected, at, at + count, 0, count) !== 0) return false;
+    at += count;
+  }
+  return true;
 }
 
 export function closeFence(fence: Fence): void {
@@ -40,7 +70,7 @@ export function closeFence(fence: Fence): void {
 }
 
 export function identityOf(stat: fs.BigIntStats): string {
-  return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+  return `${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
 }
 
 /** The identity of `file` now, or null if there is none. */
@@ -86,15 +116,18 @@ function stagingName(file: string): string {
  * Replaces `file` with `bytes`, provided it is still the file the fence saw and `stillHeld()`
  * says the lock is still ours. Throws FenceError otherwise, leaving `file` untouched.
  */
-export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<void> {
+export async function replaceFile(file: string, bytes: Buffer, fence: Fence, stillHeld: () => boolean): Promise<{ inode: bigint }> {
   // A name of its own: a writer that lost its lock must never rename, or delete, what its
   // successor staged under the same name.
   const staging = stagingName(file);
+  let inode: bigint;
   try {
     // Loaded on first write: commands that only read start faster without it.
     const { default: writeFileAtomic } = await import('write-file-atomic');
     await writeFileAtomic(staging, bytes, { fsync: true, mode: modeFor(file) });
-    const written = fs.statSync(staging).size;
+    const staged = fs.statSync(staging, { bigint: true });
+    inode = staged.ino;
+    const written = Number(staged.size);
     if (written !== bytes.length) {
       throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'ENOSPC' });
     }
@@ -125,6 +158,7 @@ export async function replaceFile(file: string, bytes: Buffer, fence: Fence, sti
   }
   failpoint('after-rename');
   await syncDirectoryAsync(path.dirname(file));
+  return { inode };
 }
 
 /**

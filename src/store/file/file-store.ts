@@ -1,33 +1,38 @@
 /**
- * The JSON file store behind the seam: jobs.json and config.json under one lock (store.ts), PID
- * files for supervisors (registry.ts), signals for `worker stop`, and /proc for liveness. One
- * host only: every process that shares it must see the same files and the same processes.
+ * The JSON file store behind the seam: jobs.json (jobs-file.ts) and config.json (settings.ts),
+ * changed under one lock (transaction.ts), the archive beside them (archive.ts), PID files for
+ * supervisors (supervisors.ts). One host only: every process that shares it must see the same
+ * files and the same processes. Each method is a line or two over the module of its concern.
  */
 import fs from 'node:fs';
 import type { Config } from '../../lifecycle/config.ts';
-import type { Job } from '../../lifecycle/job.ts';
-import type { JobsDocument } from '../../lifecycle/jobfile.ts';
-import { HOST, isRunning } from '../../system/proc.ts';
-import { ioError } from './atomic.ts';
-import { ArchiveFollower, withArchive } from './archive.ts';
-import type { Home } from '../home.ts';
-import type { Change, Phase, Registration, Store, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
-import { listRegistered, liveSupervisors, registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
+import { findJob, type Job } from '../../lifecycle/job.ts';
+import type { JobDefaults, JobsDocument } from '../../lifecycle/jobfile/document.ts';
+import { ensureHome, homeError, type Home } from '../home.ts';
+import type { Change, Registration, Store, SupervisorRecord, TransactOptions } from '../store.ts';
+import { ArchiveFollower, readArchive, withArchive } from './archive.ts';
+import { jobDefaults, type StoreContext } from './context.ts';
+import { JobsFile } from './jobs-file.ts';
+import { liveSupervisors } from './registry.ts';
+import { readConfig, readConfigSources } from './settings.ts';
+import { lostClaims, register, requestStop } from './supervisors.ts';
+import { transactJobs, updateConfig, type JobsChange } from './transaction.ts';
 import { FileReads } from './reads.ts';
 import type { JobQuery } from '../reads.ts';
-import { createStore, isOwnWrite, jobDefaults, lookupJobs, readConfig, readConfigSources, readJobs, transact, updateConfig, type StoreContext } from './store.ts';
 
-/** How long `requestStop --force` leaves between the first signal and the second. */
-const SECOND_SIGNAL_MS = 200;
+export type { StoreContext } from './context.ts';
 
 export class FileStore implements Store {
   readonly backend = 'file';
   readonly settingsLabel = 'config.json';
 
+  /** jobs.json, and what this process already knows of it. */
+  readonly jobsFile: JobsFile;
   private readonly archive: ArchiveFollower;
   private readonly reads: FileReads;
 
   constructor(private readonly ctx: StoreContext) {
+    this.jobsFile = new JobsFile(ctx.home, () => this.jobDefaults(readConfig(ctx.home, ctx.env)));
     this.archive = new ArchiveFollower(ctx.home);
     this.reads = new FileReads(ctx.home, { live: () => this.readJobs(), all: () => this.readAllJobs() });
   }
@@ -48,12 +53,12 @@ export class FileStore implements Store {
     return this.ctx.now();
   }
 
-  async readConfig() {
-    return readConfig(this.ctx);
+  async readConfig(): Promise<Config> {
+    return readConfig(this.ctx.home, this.ctx.env);
   }
 
   async readConfigSources() {
-    return readConfigSources(this.ctx);
+    return readConfigSources(this.ctx.home, this.ctx.env);
   }
 
   updateConfig<T>(fn: (config: Config) => { config: Config; result: T }): Promise<T> {
@@ -61,20 +66,28 @@ export class FileStore implements Store {
   }
 
   async readJobs(): Promise<JobsDocument> {
-    return readJobs(this.ctx);
+    return this.jobsFile.read();
   }
 
   async readAllJobs(): Promise<Job[]> {
+    const live = this.jobsFile.read().jobs;
     // A long-running reader (the dashboard) parses only what was appended to the archive since its last read.
-    const config = readConfig(this.ctx);
-    return withArchive(readJobs(this.ctx, config).jobs, this.archive.read(jobDefaults(this.ctx, config)));
+    return withArchive(live, this.archive.read(this.jobDefaults(await this.readConfig())));
   }
 
-  async lookupJobs(ids: readonly string[], options?: { skipMissing?: boolean }): Promise<Job[]> {
-    return lookupJobs(this.ctx, ids, options);
+  /** The named jobs, looked up in jobs.json and, only for those not there, in the archive. */
+  async lookupJobs(ids: readonly string[], options: { skipMissing?: boolean } = {}): Promise<Job[]> {
+    const live = this.jobsFile.read().jobs;
+    const known = new Set(live.map((job) => job.id));
+    const archived = ids.every((id) => known.has(id)) ? [] : readArchive(this.ctx.home, this.jobDefaults(await this.readConfig()));
+    if (options.skipMissing) {
+      const found = new Set([...known, ...archived.map((job) => job.id)]);
+      ids = ids.filter((id) => found.has(id));
+    }
+    return ids.map((id) => findJob(live, id, archived));
   }
 
-  jobDefaults(config: Config) {
+  jobDefaults(config: Config): JobDefaults {
     return jobDefaults(this.ctx, config);
   }
 
@@ -88,67 +101,35 @@ export class FileStore implements Store {
   countMatching = (query: JobQuery) => this.reads.countMatching(query);
   streamJobs = (query: JobQuery, limit: number | undefined, each: (jobs: readonly Job[]) => void) => this.reads.streamJobs(query, limit, each);
 
-  transact<T>(fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options?: TransactOptions): Promise<T> {
-    return transact(this.ctx, fn, options);
+  transact<T>(fn: JobsChange<T>, options?: TransactOptions): Promise<T> {
+    return transactJobs(this.ctx, this.jobsFile, fn, options);
   }
 
+  /** Makes the store, if missing, for a process that works in it for long (a supervisor). */
   async prepare(): Promise<void> {
-    createStore(this.ctx);
+    let created: string | undefined;
+    try {
+      created = ensureHome(this.ctx.home);
+    } catch (error) {
+      throw homeError(this.ctx.home.dir, error as NodeJS.ErrnoException, 'create');
+    }
+    if (created !== undefined) this.ctx.created?.(this.ctx.home.dir);
   }
 
   async register(record: SupervisorRecord): Promise<Registration> {
-    const home = this.ctx.home;
-    try {
-      removeStale(home);
-      registerSupervisor(home, record);
-    } catch (error) {
-      if (typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
-      throw ioError('register a supervisor in', home.supervisors, error as NodeJS.ErrnoException);
-    }
-    let current = record;
-    return {
-      renewEveryMs: null,
-      fenceMs: null,
-      // The PID file says the phase too, so that `status` and `worker stop` can tell; stop
-      // requests come as signals.
-      renew: async (phase: Phase) => {
-        if (current.phase !== phase) {
-          current = { ...current, phase };
-          registerSupervisor(home, current);
-        }
-        return { stop: null };
-      },
-      unregister: async () => unregisterSupervisor(home, record.pid),
-    };
+    return register(this.ctx.home, record);
   }
 
   async supervisors(): Promise<SupervisorRecord[]> {
     return liveSupervisors(this.ctx.home);
   }
 
-  /**
-   * SIGTERM to each supervisor on this host that is still running (one already draining gets
-   * none: a second signal would force it); with `force`, a second signal to all.
-   */
-  async requestStop({ force }: { force: boolean }) {
-    const notes: string[] = [];
-    const stale = removeStale(this.ctx.home);
-    if (stale > 0) notes.push(`removed ${stale} stale PID file${stale === 1 ? '' : 's'}`);
-    const records = listRegistered(this.ctx.home).flatMap(({ record }) => (record ? [record] : []));
-    // PID files of another host (a store on a shared filesystem): its processes cannot be signalled from here.
-    for (const record of records.filter((r) => r.host !== HOST)) notes.push(`supervisor ${record.pid} runs on ${record.host}; stop it there`);
-    const live = records.filter((record) => record.host === HOST && isRunning(record));
-    const first = live.filter((record) => (record.phase ?? 'running') === 'running');
-    for (const record of first) signal(record);
-    if (force) {
-      if (first.length > 0) await new Promise((resolve) => setTimeout(resolve, SECOND_SIGNAL_MS));
-      for (const record of live.filter((r) => r.phase !== 'forcing' && isRunning(r))) signal(record);
-    }
-    return { asked: live, notes };
+  requestStop(options: { force: boolean }) {
+    return requestStop(this.ctx.home, options);
   }
 
   async lostClaims(jobs: readonly Job[]): Promise<Set<string>> {
-    return new Set(jobs.filter((job) => job.state === 'processing' && ownerGone(job)).map((job) => job.id));
+    return lostClaims(jobs);
   }
 
   watch(listener: (change: Change) => void): () => void {
@@ -156,7 +137,7 @@ export class FileStore implements Store {
     try {
       // jobs.json is replaced by rename: the directory is watched, not the file.
       watcher = fs.watch(this.ctx.home.dir, (_event, file) => {
-        if (file === 'jobs.json') listener({ own: isOwnWrite(this.ctx), stop: false });
+        if (file === 'jobs.json') listener({ own: this.jobsFile.isOwnWrite(), stop: false });
       });
     } catch {
       // No store directory yet: the caller's slow poll still sees the first change.
@@ -167,18 +148,4 @@ export class FileStore implements Store {
   }
 
   async close(): Promise<void> {}
-}
-
-function signal(record: SupervisorRecord): void {
-  try {
-    process.kill(record.pid, 'SIGTERM');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
-}
-
-/** On one host, /proc answers at once: a claim is lost when its supervisor's process is gone. */
-function ownerGone(job: Job): boolean {
-  if (job.owner === null) return true;
-  return job.owner.host === HOST && !isRunning(job.owner);
 }

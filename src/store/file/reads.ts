@@ -9,7 +9,8 @@ import { archiveFile } from './archive.ts';
 import type { Home } from '../home.ts';
 import { computeActivity, type Activity } from '../../lifecycle/activity.ts';
 import { byPriority, isDue, STATES, type Job, type State } from '../../lifecycle/job.ts';
-import { fullJob, type JobsDocument } from '../../lifecycle/jobfile.ts';
+import type { JobsDocument } from '../../lifecycle/jobfile/document.ts';
+import { fullJob } from '../../lifecycle/jobfile/keys.ts';
 import { waitingFor } from '../../lifecycle/workflow.ts';
 import { mayBeArchived, type DependencyWaits, type JobCounts, type JobQuery, type NextJobs, type StoreReads } from '../reads.ts';
 

@@ -4,11 +4,11 @@
  * the file store does; no lifecycle rule is restated in SQL.
  */
 import type { Job } from '../../lifecycle/job.ts';
-import { canonicalJob, fromStored, type StoredJob } from '../../lifecycle/jobfile.ts';
+import { toStored, fromStored, type StoredJob } from '../../lifecycle/jobfile/keys.ts';
 
 /** A job as the `doc` column holds it: the jobs.json object, with nothing else in it. */
 export function encodeJob(job: Job): string {
-  return JSON.stringify(canonicalJob(job));
+  return JSON.stringify(toStored(job));
 }
 
 /** jsonb keeps no key order: the job comes back in the canonical order of jobs.json. */

@@ -17,7 +17,7 @@ import type { Notification, Pool, PoolClient } from 'pg';
 import { applyEnv, configFromDocument, DEFAULT_CONFIG, SETTING_KEYS, settingSources, type Config } from '../../lifecycle/config.ts';
 import { QueueError } from '../../lifecycle/error.ts';
 import { findJob, type Job } from '../../lifecycle/job.ts';
-import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile.ts';
+import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifecycle/jobfile/document.ts';
 import { HOST, isRunning } from '../../system/proc.ts';
 import { jobsToArchive } from '../../lifecycle/retention.ts';
 import { ensureHome, projectDir, type Home } from '../home.ts';

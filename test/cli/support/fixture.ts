@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
 import type { Job } from '../../../src/lifecycle/job.ts';
-import { serializeJobs } from '../../../src/lifecycle/jobfile.ts';
+import { serializeJobs } from '../../../src/lifecycle/jobfile/encode.ts';
 import { queuectl, snapshot, type Result, type RunOptions } from '../../support/cli.ts';
 import { job } from '../../support/factory.ts';
 import { tempDir } from '../../support/tmp.ts';
