@@ -58,7 +58,7 @@ const scale = args.quick
   : { jobs: 1_000, workers: 4, stores: [10_000, 100_000], budgetMs: 75_000, samples: 30, cliRuns: 11, bigCliRuns: 5, bulk: 10_000, bulkRuns: 3 };
 /** The figures at depth, the coordination ceiling and the real drains on PostgreSQL. */
 const deep = args.quick
-  ? { postgres: [100, 2_000, 20_000], file: [100, 2_000, 10_000], rounds: 3, drain: { jobs: 200, supervisors: 1, workers: 4, budgetMs: 30_000 }, ceiling: { jobs: 4_000, fileJobs: 1_000, timeoutMs: 240_000 }, real: 200, realBudgetMs: 30_000 }
+  ? { postgres: [100, 2_000, 10_000], file: [100, 2_000, 10_000], rounds: 3, drain: { jobs: 200, supervisors: 1, workers: 4, budgetMs: 15_000 }, ceiling: { jobs: 4_000, fileJobs: 1_000, timeoutMs: 240_000 }, real: 200, realBudgetMs: 30_000 }
   : { postgres: [100, 10_000, 100_000], file: [100, 10_000, 50_000], rounds: 5, drain: { jobs: 500, supervisors: 1, workers: 4, budgetMs: 60_000 }, ceiling: { jobs: 20_000, fileJobs: 5_000, timeoutMs: 420_000 }, real: 1_000, realBudgetMs: 90_000 };
 const [midStore, bigStore] = scale.stores as [number, number];
 const wanted = (group: string) => args.only === null || args.only.has(group);
@@ -286,7 +286,7 @@ if (big) {
   notes.push(`jobs.json size: ${count(bigStore + big.jobs)} jobs (${count(bigStore)} prebuilt completed + the batch), default retention; with no archive every finished job stays in jobs.json and every supervisor turn rewrites it whole`);
 }
 
-notes.push(`drain baselines: the same \`/bin/sh -c true\` spawned from a bare Node loop in a fresh process (timed from its first spawn), ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); the isolated loop gives each job what queuectl gives it (\`detached\`: a process group of its own; stdout and stderr on a log file of its own opened for append), the plain one \`stdio: 'ignore'\`; queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
+if (wanted('drain')) notes.push(`drain baselines: the same \`/bin/sh -c true\` spawned from a bare Node loop in a fresh process (timed from its first spawn), ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); the isolated loop gives each job what queuectl gives it (\`detached\`: a process group of its own; stdout and stderr on a log file of its own opened for append), the plain one \`stdio: 'ignore'\`; queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
 notes.push(`stores with finished jobs are written directly in the jobs.json format (test/bench/store.ts); each measurement uses a fresh temporary directory; whole run took ${ms(now() - total)}${args.quick ? ' (--quick: scaled down)' : ''}`);
 removeTemplates();
 
