@@ -25,8 +25,8 @@ export interface DepthCase {
   depth: number;
   dir: string;
   env: NodeJS.ProcessEnv;
-  /** Jobs of the drain's batch not finished yet (state pending, processing or failed). */
-  unfinished: () => Promise<number>;
+  /** The drain's batch: jobs not finished yet (pending, processing, failed), and jobs that ended neither completed nor unfinished (dead, cancelled). */
+  progress: () => Promise<{ unfinished: number; other: number }>;
   close: () => Promise<void>;
 }
 
@@ -38,6 +38,8 @@ export interface DepthDrain {
   jobsPerSec: number;
   /** The bare spawn loop at the same concurrency, run just before and just after. */
   bareJobsPerSec: number;
+  /** Jobs of the batch that ended dead or cancelled: a clean drain has none. */
+  other: number;
 }
 
 export interface DepthFigures {
@@ -53,7 +55,7 @@ export async function fileCase(depth: number): Promise<DepthCase> {
   const home = path.join(dir, '.queuectl');
   writePending(home, depth, dir);
   const batch = new BatchWatch(path.join(home, 'jobs.json'), `drain-${pad(0)}`);
-  return { store: 'file', depth, dir, env: {}, unfinished: async () => batch.read().unfinished, close: async () => remove() };
+  return { store: 'file', depth, dir, env: {}, progress: async () => batch.read(), close: async () => remove() };
 }
 
 export async function postgresCase(server: PostgresServer, depth: number): Promise<DepthCase> {
@@ -76,13 +78,18 @@ export async function postgresCase(server: PostgresServer, depth: number): Promi
   // Planner statistics, as autovacuum's analyze would have them on a queue this deep.
   await client.query('ANALYZE');
   // A range over the primary key: the poll costs an index probe however deep the queue is.
-  const count = `SELECT count(*) AS n FROM queuectl_jobs WHERE id >= 'drain-' AND id < 'drain.' AND state NOT IN ('completed', 'dead', 'cancelled')`;
+  const count = `SELECT count(*) FILTER (WHERE state IN ('pending', 'processing', 'failed')) AS unfinished,
+                        count(*) FILTER (WHERE state IN ('dead', 'cancelled')) AS other
+                   FROM queuectl_jobs WHERE id >= 'drain-' AND id < 'drain.'`;
   return {
     store: 'postgres',
     depth,
     dir,
     env,
-    unfinished: async () => Number((await client.query<{ n: string }>(count)).rows[0]!.n),
+    progress: async () => {
+      const row = (await client.query<{ unfinished: string; other: string }>(count)).rows[0]!;
+      return { unfinished: Number(row.unfinished), other: Number(row.other) };
+    },
     close: async () => {
       await client.end();
       remove();
@@ -123,7 +130,7 @@ export interface DrainShape {
 
 /**
  * `shape.jobs` × `true` enqueued in one `enqueue --file`, then drained by `supervisors` ×
- * `workers`, timed from spawning the supervisors to `c.unfinished()` reading 0 (or the budget
+ * `workers`, timed from spawning the supervisors to `c.progress()` finding none unfinished (or the budget
  * running out: the figure is then the jobs finished so far), bracketed by two bare spawn loops at
  * the same total concurrency.
  */
@@ -135,13 +142,14 @@ export async function drainCase(c: DepthCase, shape: DrainShape): Promise<DepthD
   const bare = [await bareDrain(shape.jobs, concurrency, 'true', c.dir)];
   const supervisors: Supervisor[] = [];
   let left = shape.jobs;
+  let other = 0;
   let ms = 0;
   try {
     const started = now();
     for (let i = 0; i < shape.supervisors; i++) supervisors.push(new Supervisor(c.dir, shape.workers, [], c.env));
     let lastLog = started;
     for (;;) {
-      left = await c.unfinished();
+      ({ unfinished: left, other } = await c.progress());
       ms = now() - started;
       if (left === 0 || ms > shape.budgetMs) break;
       const exited = supervisors.find((supervisor) => supervisor.exited);
@@ -158,7 +166,7 @@ export async function drainCase(c: DepthCase, shape: DrainShape): Promise<DepthD
   }
   bare.push(await bareDrain(shape.jobs, concurrency, 'true', c.dir));
   const done = shape.jobs - left;
-  return { jobs: shape.jobs, done, ms, timedOut: left > 0, jobsPerSec: (done / ms) * 1000, bareJobsPerSec: (shape.jobs / mean(bare)) * 1000 };
+  return { jobs: shape.jobs, done, ms, timedOut: left > 0, jobsPerSec: (done / ms) * 1000, bareJobsPerSec: (shape.jobs / mean(bare)) * 1000, other };
 }
 
 export interface DepthPlan {

@@ -18,7 +18,7 @@ export interface DepthTargets {
 }
 
 const rate = (drain: DepthDrain) =>
-  `${drain.jobsPerSec.toFixed(1)} jobs/s (${drain.timedOut ? `${count(drain.done)}/${count(drain.jobs)} in ${ms(drain.ms)}, budget hit` : ms(drain.ms)})`;
+  `${drain.jobsPerSec.toFixed(1)} jobs/s (${drain.timedOut ? `${count(drain.done)}/${count(drain.jobs)} in ${ms(drain.ms)}, budget hit` : ms(drain.ms)}${drain.other > 0 ? `; ${count(drain.other)} ended dead or cancelled: not a clean drain` : ''})`;
 
 /**
  * For each command and the drain: at the shallowest depth against `node -e 0` (the drain against
