@@ -182,7 +182,7 @@ if (wanted('postgres') && hasPostgres) {
 
 if (wanted('drain')) {
   for (const finished of [0, midStore, bigStore]) {
-    const label = `drain ${count(scale.jobs)} × \`true\`, ${scale.workers} workers, ${finished === 0 ? 'empty store' : `${count(finished)} finished jobs in store`}`;
+    const label = `single host, file store: drain ${count(scale.jobs)} × \`true\`, ${scale.workers} workers, ${finished === 0 ? 'empty store' : `${count(finished)} finished jobs in store`}`;
     const target = finished === 0 ? 0.9 : finished === bigStore ? 0.8 : null;
     await measure(label, async () => {
       const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
@@ -227,7 +227,7 @@ if (wanted('pickup')) {
 
 function cliRows(finished: number, runs: number): Promise<void> {
   const store = finished === 0 ? 'small store' : `${count(finished)} finished jobs in store`;
-  const labels = [`\`queuectl enqueue\` wall time, ${store} (median of ${runs})`, `\`queuectl status\` wall time, ${store} (median of ${runs})`];
+  const labels = [`single host, file store: \`queuectl enqueue\` wall time, ${store} (median of ${runs})`, `single host, file store: \`queuectl status\` wall time, ${store} (median of ${runs})`];
   const target = finished === 0 ? 1.3 : 1.5;
   return measure(`enqueue/status, ${store}`, () => {
     const result = cliTimes(runs, finished);
@@ -241,7 +241,7 @@ function cliRows(finished: number, runs: number): Promise<void> {
 if (wanted('cli')) await cliRows(0, scale.cliRuns);
 
 if (wanted('cli')) {
-  const label = `\`queuectl list --json\` wall time, ${count(midStore)} jobs (median of ${scale.bigCliRuns})`;
+  const label = `single host, file store: \`queuectl list --json\` wall time, ${count(midStore)} jobs (median of ${scale.bigCliRuns})`;
   await measure(`list --json, ${count(midStore)} jobs`, () => {
     const result = listTimes(scale.bigCliRuns, midStore);
     const r = result.listMs / result.nodeMs;
