@@ -287,6 +287,7 @@ if (big) {
 }
 
 if (wanted('drain')) notes.push(`drain baselines: the same \`/bin/sh -c true\` spawned from a bare Node loop in a fresh process (timed from its first spawn), ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); the isolated loop gives each job what queuectl gives it (\`detached\`: a process group of its own; stdout and stderr on a log file of its own opened for append), the plain one \`stdio: 'ignore'\`; queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
+notes.push(`repetitions: at depth, ${deep.rounds} CLI rounds per store (medians) and one drain per depth; the ceiling once per K; one drain per shape and per store size, each between two bare loops; single-host CLI medians of ${scale.cliRuns} (${scale.bigCliRuns} for the big stores), pickup ${scale.samples} samples, bulk ${scale.bulkRuns} run${scale.bulkRuns === 1 ? '' : 's'}`);
 notes.push(`stores with finished jobs are written directly in the jobs.json format (test/bench/store.ts); each measurement uses a fresh temporary directory; whole run took ${ms(now() - total)}${args.quick ? ' (--quick: scaled down)' : ''}`);
 removeTemplates();
 
