@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: measures queuectl against baselines run side by side on the same machine,
  * and prints one markdown table. Options:
- *   --quick          scaled down, for development (about a minute)
+ *   --quick          scaled down, for development (a few minutes)
  *   --out FILE       also write the table to FILE
  *   --profile DIR    run the drains' supervisors under `node --cpu-prof --cpu-prof-dir DIR`
- *   --only a,b       only these groups: drain, pickup, cli, bulk, postgres
+ *   --only a,b       only these groups: depth, ceiling, postgres, drain, pickup, cli, bulk
+ *                    (test/bench/README.md says what each measures)
  *   --dist DIR       measure this build instead of dist/ (to compare two builds)
  *   --label TEXT     what is being measured, for the header (default: the git revision)
  * A missed target is a finding, not an error: the exit status is 0 unless a measurement broke.
@@ -17,7 +18,10 @@ import { bulk, cliTimes, drain, listTimes, median, percentile, pickup, type Drai
 import { count, machine, mb, ms, ratio, renderTable, type Row } from './report.ts';
 import { removeTemplates } from './store.ts';
 import { postgresFigures } from './postgres.ts';
-import { findServerBinaries } from '../support/postgres-server.ts';
+import { depthFigures, fileCase, postgresCase, type DrainShape } from './depth.ts';
+import { ceilingExists, runCeiling } from './coordination.ts';
+import { ceilingRows, depthRows, realDrainRows } from './rows.ts';
+import { findServerBinaries, startPostgres } from '../support/postgres-server.ts';
 
 interface Args {
   quick: boolean;
@@ -51,7 +55,11 @@ function parseArgs(argv: string[]): Args {
 const args = parseArgs(process.argv.slice(2));
 const scale = args.quick
   ? { jobs: 200, workers: 4, stores: [2_000, 20_000], budgetMs: 20_000, samples: 10, cliRuns: 5, bigCliRuns: 3, bulk: 2_000, bulkRuns: 1 }
-  : { jobs: 1_000, workers: 4, stores: [10_000, 100_000], budgetMs: 75_000, samples: 50, cliRuns: 15, bigCliRuns: 7, bulk: 10_000, bulkRuns: 3 };
+  : { jobs: 1_000, workers: 4, stores: [10_000, 100_000], budgetMs: 75_000, samples: 30, cliRuns: 11, bigCliRuns: 5, bulk: 10_000, bulkRuns: 3 };
+/** The figures at depth, the coordination ceiling and the real drains on PostgreSQL. */
+const deep = args.quick
+  ? { postgres: [100, 2_000, 10_000], file: [100, 2_000, 10_000], rounds: 3, drain: { jobs: 200, supervisors: 1, workers: 4, budgetMs: 15_000 }, ceiling: { jobs: 4_000, fileJobs: 1_000, timeoutMs: 240_000 }, real: 200, realBudgetMs: 30_000 }
+  : { postgres: [100, 10_000, 100_000], file: [100, 10_000, 50_000], rounds: 5, drain: { jobs: 500, supervisors: 1, workers: 4, budgetMs: 60_000 }, ceiling: { jobs: 20_000, fileJobs: 5_000, timeoutMs: 420_000 }, real: 1_000, realBudgetMs: 90_000 };
 const [midStore, bigStore] = scale.stores as [number, number];
 const wanted = (group: string) => args.only === null || args.only.has(group);
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -75,6 +83,7 @@ try {
 const header = `${machine()}; ${args.label ?? (args.dist ? `build from ${args.dist}` : revision())}`;
 const rows: Row[] = [];
 const notes: string[] = [];
+const appendix: string[] = [];
 let broken = 0;
 
 async function measure(what: string, fn: () => Promise<void> | void, failedRows: string[]): Promise<void> {
@@ -120,10 +129,60 @@ function drainRows(result: DrainResult, label: string, target: number | null): R
 
 const drains: { finished: number; result: DrainResult }[] = [];
 const total = now();
+const hasPostgres = findServerBinaries() !== null;
+if (!hasPostgres && (wanted('depth') || wanted('ceiling') || wanted('postgres'))) notes.push('PostgreSQL rows skipped: no server binaries installed (Debian package postgresql)');
+
+if (wanted('depth')) {
+  const shape: DrainShape = deep.drain;
+  const stores = [
+    { store: 'postgres' as const, depths: deep.postgres, targets: { at: deep.postgres[2]!, slower: 1.5, drainRate: 1 / 1.5 } },
+    { store: 'file' as const, depths: deep.file, targets: { at: deep.file[1]!, slower: 1.5, drainRate: 0.8 } },
+  ];
+  for (const { store, depths, targets } of stores) {
+    if (store === 'postgres' && !hasPostgres) continue;
+    await measure(`${store} at depth (${depths.map(count).join(', ')} pending)`, async () => {
+      const server = store === 'postgres' ? await startPostgres() : null;
+      try {
+        const open = server ? (depth: number) => postgresCase(server, depth) : fileCase;
+        rows.push(...depthRows(store, await depthFigures(open, { depths, rounds: deep.rounds, drain: shape }), deep.rounds, shape, targets));
+      } finally {
+        server?.stop();
+      }
+    }, depths.map((depth) => `${store}, ${count(depth)} pending`));
+  }
+  notes.push(`at depth: the jobs pending are \`true\` jobs due an hour from now (not due during the measurement), written directly as jobs.json for the file store and loaded by \`queuectl import\` of that same file into a fresh database per depth for PostgreSQL (a throwaway server on this machine, fsync off, over TCP on 127.0.0.1; ANALYZE after the load); \`enqueue\` adds a job due in an hour, so the drain runs only its own ${count(shape.jobs)} jobs; the CLI rounds take every depth of a store once in turn; each drain is timed from spawning the supervisor to the batch finished (jobs.json read lock-free every 25 ms, or a count over the primary key on PostgreSQL), bracketed by two bare spawn loops at the same concurrency, with a ${ms(shape.budgetMs)} budget (jobs/s so far when it runs out); a PostgreSQL drain-rate target of ≥ 0.67 is "within 1.5×"`);
+}
+
+if (wanted('ceiling')) {
+  const ks = [1, 2, 4, 8, 16];
+  if (!ceilingExists()) {
+    rows.push({ measurement: 'coordination ceiling: test/bench/ceiling.ts is not in this tree, skipped', queuectl: '—', baseline: '—', ratio: '—', target: 'PostgreSQL ≥ 3,000 jobs/s at K = 8', pass: null });
+  } else if (hasPostgres) {
+    await measure(`coordination ceiling, K = ${ks.join(', ')}`, async () => {
+      const result = await runCeiling({ ...deep.ceiling, ks });
+      rows.push(...ceilingRows(result));
+      appendix.push(`Output of \`node --import tsx test/bench/ceiling.ts\` (BENCH_JOBS=${deep.ceiling.jobs} BENCH_FILE_JOBS=${deep.ceiling.fileJobs} BENCH_K=${ks.join(',')}), ${ms(result.ms)}:\n\n\`\`\`\n${result.output}\n\`\`\``);
+    }, ['coordination ceiling']);
+  }
+}
+
+if (wanted('postgres') && hasPostgres) {
+  const shapes: DrainShape[] = [
+    { jobs: deep.real, supervisors: 2, workers: 4, budgetMs: deep.realBudgetMs },
+    { jobs: deep.real, supervisors: 8, workers: 2, budgetMs: deep.realBudgetMs },
+  ];
+  await measure('PostgreSQL real drains', async () => {
+    const figures = await postgresFigures(shapes, scale.cliRuns);
+    rows.push(...realDrainRows(figures.drains, 0.5));
+    const pickup = median(figures.pickupMs);
+    rows.push({ measurement: `PostgreSQL: pickup latency, idle supervisor (${scale.workers} workers), ${figures.pickupMs.length} jobs: median`, queuectl: ms(pickup), baseline: '—', ratio: '—', target: '≤ 100 ms', pass: pickup <= 100 });
+  }, shapes.map((shape) => `PostgreSQL: drain, ${shape.supervisors} × ${shape.workers}`));
+  notes.push(`real drains on PostgreSQL: each on a fresh database, timed from spawning the supervisors to every job finished (a count over the primary key every 25 ms), with a ${ms(deep.realBudgetMs)} budget; the bare loop runs \`/bin/sh -c true\` at the same total concurrency just before and just after`);
+}
 
 if (wanted('drain')) {
   for (const finished of [0, midStore, bigStore]) {
-    const label = `drain ${count(scale.jobs)} × \`true\`, ${scale.workers} workers, ${finished === 0 ? 'empty store' : `${count(finished)} finished jobs in store`}`;
+    const label = `single host, file store: drain ${count(scale.jobs)} × \`true\`, ${scale.workers} workers, ${finished === 0 ? 'empty store' : `${count(finished)} finished jobs in store`}`;
     const target = finished === 0 ? 0.9 : finished === bigStore ? 0.8 : null;
     await measure(label, async () => {
       const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
@@ -168,7 +227,7 @@ if (wanted('pickup')) {
 
 function cliRows(finished: number, runs: number): Promise<void> {
   const store = finished === 0 ? 'small store' : `${count(finished)} finished jobs in store`;
-  const labels = [`\`queuectl enqueue\` wall time, ${store} (median of ${runs})`, `\`queuectl status\` wall time, ${store} (median of ${runs})`];
+  const labels = [`single host, file store: \`queuectl enqueue\` wall time, ${store} (median of ${runs})`, `single host, file store: \`queuectl status\` wall time, ${store} (median of ${runs})`];
   const target = finished === 0 ? 1.3 : 1.5;
   return measure(`enqueue/status, ${store}`, () => {
     const result = cliTimes(runs, finished);
@@ -182,7 +241,7 @@ function cliRows(finished: number, runs: number): Promise<void> {
 if (wanted('cli')) await cliRows(0, scale.cliRuns);
 
 if (wanted('cli')) {
-  const label = `\`queuectl list --json\` wall time, ${count(midStore)} jobs (median of ${scale.bigCliRuns})`;
+  const label = `single host, file store: \`queuectl list --json\` wall time, ${count(midStore)} jobs (median of ${scale.bigCliRuns})`;
   await measure(`list --json, ${count(midStore)} jobs`, () => {
     const result = listTimes(scale.bigCliRuns, midStore);
     const r = result.listMs / result.nodeMs;
@@ -201,30 +260,6 @@ if (wanted('bulk')) {
 }
 
 if (wanted('cli')) await cliRows(bigStore, scale.bigCliRuns);
-
-if (wanted('postgres')) {
-  const jobs = scale.jobs;
-  const labels = [
-    `PostgreSQL: drain ${count(jobs)} × \`true\`, 2 supervisors × ${scale.workers} workers`,
-    `file store: drain ${count(jobs)} × \`true\`, 2 supervisors × ${scale.workers} workers`,
-    `PostgreSQL: \`queuectl enqueue\` wall time (median of ${scale.cliRuns})`,
-  ];
-  if (findServerBinaries() === null) {
-    notes.push('PostgreSQL rows skipped: no server binaries installed (Debian package postgresql)');
-  } else {
-    await measure('PostgreSQL', async () => {
-      const figures = await postgresFigures(jobs, scale.cliRuns);
-      for (const [label, drained] of [[labels[0], figures.postgres], [labels[1], figures.file]] as const) {
-        rows.push({ measurement: label as string, queuectl: `${drained.jobsPerSec.toFixed(1)} jobs/s (${ms(drained.ms)})`, baseline: `${drained.bareJobsPerSec.toFixed(0)} jobs/s (bare loop, ${2 * scale.workers} at a time)`, ratio: ratio(drained.jobsPerSec / drained.bareJobsPerSec), target: '—', pass: null });
-      }
-      const pickup = median(figures.pickupMs);
-      rows.push({ measurement: `PostgreSQL: pickup latency, idle supervisor (${scale.workers} workers), ${figures.pickupMs.length} jobs: median`, queuectl: ms(pickup), baseline: '—', ratio: '—', target: '≤ 100 ms', pass: pickup <= 100 });
-      const { postgresMs, fileMs, nodeMs } = figures.enqueue;
-      rows.push({ measurement: labels[2] as string, queuectl: ms(postgresMs), baseline: `${ms(fileMs)} (file store), ${ms(nodeMs)} (\`node -e 0\`)`, ratio: ratio(postgresMs / nodeMs), target: '—', pass: null });
-      notes.push('PostgreSQL rows: a throwaway server on this machine (fsync off), reached over TCP on 127.0.0.1; the enqueue ratio is against `node -e 0`');
-    }, labels);
-  }
-}
 
 for (const { finished, result } of drains) {
   if (finished !== 0 && finished !== bigStore) continue;
@@ -251,11 +286,12 @@ if (big) {
   notes.push(`jobs.json size: ${count(bigStore + big.jobs)} jobs (${count(bigStore)} prebuilt completed + the batch), default retention; with no archive every finished job stays in jobs.json and every supervisor turn rewrites it whole`);
 }
 
-notes.push(`drain baselines: the same \`/bin/sh -c true\` spawned from a bare Node loop in a fresh process (timed from its first spawn), ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); the isolated loop gives each job what queuectl gives it (\`detached\`: a process group of its own; stdout and stderr on a log file of its own opened for append), the plain one \`stdio: 'ignore'\`; queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
+if (wanted('drain')) notes.push(`drain baselines: the same \`/bin/sh -c true\` spawned from a bare Node loop in a fresh process (timed from its first spawn), ${scale.workers} at a time, run just before and just after the queuectl drain (jobs/s of their mean); the isolated loop gives each job what queuectl gives it (\`detached\`: a process group of its own; stdout and stderr on a log file of its own opened for append), the plain one \`stdio: 'ignore'\`; queuectl is timed from spawning \`worker start\` to jobs.json showing every job finished (read lock-free, on each change and every 50 ms); a drain stops at a ${ms(scale.budgetMs)} budget and reports jobs/s so far`);
+notes.push(`repetitions: at depth, ${deep.rounds} CLI rounds per store (medians) and one drain per depth; the ceiling once per K; one drain per shape and per store size, each between two bare loops; single-host CLI medians of ${scale.cliRuns} (${scale.bigCliRuns} for the big stores), pickup ${scale.samples} samples, bulk ${scale.bulkRuns} run${scale.bulkRuns === 1 ? '' : 's'}`);
 notes.push(`stores with finished jobs are written directly in the jobs.json format (test/bench/store.ts); each measurement uses a fresh temporary directory; whole run took ${ms(now() - total)}${args.quick ? ' (--quick: scaled down)' : ''}`);
 removeTemplates();
 
-const table = renderTable(header, rows, notes);
+const table = renderTable(header, rows, notes, appendix);
 process.stdout.write(table);
 if (args.out) fs.writeFileSync(args.out, table);
 process.exitCode = broken > 0 ? 1 : 0;

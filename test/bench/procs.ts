@@ -42,17 +42,17 @@ export interface Timed {
 }
 
 /** Runs `node ARGS...` to completion and times it from spawn to exit. */
-export function timeNode(args: string[], cwd: string, input?: string): Timed {
+export function timeNode(args: string[], cwd: string, input?: string, env: NodeJS.ProcessEnv = {}): Timed {
   const start = now();
-  const result = spawnSync(process.execPath, args, { cwd, env: benchEnv(), input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  const result = spawnSync(process.execPath, args, { cwd, env: { ...benchEnv(), ...env }, input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
   const ms = now() - start;
   if (result.error) throw result.error;
   return { ms, status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Runs the CLI and fails loudly if it does: a benchmark of an error path would be meaningless. */
-export function queuectl(args: string[], cwd: string, input?: string): Timed {
-  const result = timeNode([bin, ...args], cwd, input);
+export function queuectl(args: string[], cwd: string, input?: string, env: NodeJS.ProcessEnv = {}): Timed {
+  const result = timeNode([bin, ...args], cwd, input, env);
   if (result.status !== 0) throw new Error(`queuectl ${args.join(' ')} exited ${result.status}: ${result.stderr.trim()}`);
   return result;
 }
@@ -96,11 +96,12 @@ export class Supervisor {
   exited = false;
   private readonly exit: Promise<void>;
 
-  constructor(cwd: string, count: number, nodeArgs: string[] = []) {
+  /** `env` is added to the bench's environment: QUEUECTL_DATABASE_URL chooses PostgreSQL. */
+  constructor(cwd: string, count: number, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
     this.startedAt = now();
     this.child = spawn(process.execPath, [...nodeArgs, bin, 'worker', 'start', '--count', String(count)], {
       cwd,
-      env: benchEnv(),
+      env: { ...benchEnv(), ...env },
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     });

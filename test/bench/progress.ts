@@ -20,7 +20,12 @@ export class BatchWatch {
   /** Bytes read from the end: grown until it holds the batch's first job, then kept just above. */
   private window = 64 * 1024;
 
-  constructor(private readonly file: string, private readonly firstId: string) {}
+  /** The batch's ids: the first one without its trailing digits (`drain-000000` → `drain-`). */
+  private readonly prefix: string;
+
+  constructor(private readonly file: string, private readonly firstId: string) {
+    this.prefix = firstId.replace(/\d+$/, '');
+  }
 
   read(): Progress {
     for (;;) {
@@ -44,17 +49,25 @@ export class BatchWatch {
       }
       // The batch grows as its jobs gain history: leave room, so the next read rarely retries.
       if (at !== -1) this.window = Math.max(this.window, Math.ceil((text.length - at) * 1.25) + 4096);
-      // Not found in the whole file: the batch's first job was moved to an archive, so every
-      // unfinished state left in the file belongs to the batch (the rest of the store is finished).
-      return count(at === -1 ? text : text.slice(at));
+      // Not found in the whole file: the batch's first job was moved to an archive, so the whole
+      // file is read; only the batch's own jobs count either way, since the store may also hold
+      // jobs that are waiting and not due (the depth the batch is drained at).
+      return count(at === -1 ? text : text.slice(at), this.prefix);
     }
   }
 }
 
-function count(text: string): Progress {
+/** Counts the states of the jobs whose id starts with `prefix` (a job's `id` comes before its `state`). */
+function count(text: string, prefix: string): Progress {
   const progress: Progress = { unfinished: 0, completed: 0, other: 0 };
-  for (const match of text.matchAll(/"state":\s*"([a-z]+)"/g)) {
-    const state = match[1] as string;
+  let inBatch = false;
+  for (const match of text.matchAll(/"id":\s*"([^"]*)"|"state":\s*"([a-z]+)"/g)) {
+    if (match[1] !== undefined) {
+      inBatch = match[1].startsWith(prefix);
+      continue;
+    }
+    if (!inBatch) continue;
+    const state = match[2] as string;
     if (UNFINISHED.has(state)) progress.unfinished++;
     else if (state === 'completed') progress.completed++;
     else progress.other++;

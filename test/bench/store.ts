@@ -38,6 +38,31 @@ export function writeStore(home: string, finished: number, cwd: string, now = Da
   fs.writeFileSync(path.join(home, 'jobs.json'), serializeJobs({ version: FORMAT_VERSION, jobs }));
 }
 
+/** How far ahead the pending jobs of a deep store are due: well after any measurement ends. */
+export const PENDING_AHEAD_MS = 3600 * 1000;
+
+/**
+ * The text of a jobs.json holding `depth` pending jobs (`wait-000000` …) that are due only
+ * PENDING_AHEAD_MS from `now`: the depth a queue holds while the measured jobs run. One job is
+ * encoded by the store's own encoder and its id substituted, so 100,000 jobs take a moment.
+ */
+export function pendingJobsText(depth: number, cwd: string, now = Date.now()): string {
+  const created = new Date(now);
+  const spec = { id: 'wait-000000', command: 'true', cwd, max_retries: DEFAULT_CONFIG.max_retries, priority: 0, run_at: new Date(now + PENDING_AHEAD_MS), timeout: null, no_retry_on: [] };
+  const one = serializeJobs({ version: FORMAT_VERSION, jobs: [createJob(spec, created)] });
+  const open = one.indexOf('"jobs": [\n') + '"jobs": [\n'.length;
+  const close = one.lastIndexOf('\n  ]\n}');
+  const [head, job, tail] = [one.slice(0, open), one.slice(open, close), one.slice(close)];
+  const jobs = Array.from({ length: depth }, (_, i) => job.replace('"wait-000000"', `"wait-${String(i).padStart(6, '0')}"`));
+  return `${head}${jobs.join(',\n')}${tail}`;
+}
+
+/** Writes `<home>/jobs.json` holding `depth` pending jobs that are not due (pendingJobsText). */
+export function writePending(home: string, depth: number, cwd: string): void {
+  fs.mkdirSync(home, { recursive: true });
+  fs.writeFileSync(path.join(home, 'jobs.json'), pendingJobsText(depth, cwd));
+}
+
 const templates = new Map<number, string>();
 let templateRoot: { dir: string; remove: () => void } | null = null;
 
