@@ -8,10 +8,11 @@ const restart = suite('worker start: a full restart');
 scenario(restart, 'keeps pending and retrying jobs: after a drain-stop and a restart they run', async (s) => {
   s.ok('config', 'set', 'backoff-base', '3');
   const out = s.path('ran.txt');
+  // Due well after the first supervisor has seen a failure and stopped, even on a loaded machine.
   const delayed = ['later-1', 'later-2', 'later-3'];
   // Fails on its first run only, then waits out a 3 s backoff.
   s.enqueue(
-    ...delayed.map((id) => ({ id, command: `echo ${id} >> '${out}'`, delay: '3s' })),
+    ...delayed.map((id) => ({ id, command: `echo ${id} >> '${out}'`, delay: '8s' })),
     { id: 'retrying', command: `if [ -e '${out}.once' ]; then echo retrying >> '${out}'; else touch '${out}.once'; exit 1; fi` },
   );
   const first = await s.start(2);
@@ -30,7 +31,7 @@ scenario(restart, 'keeps pending and retrying jobs: after a drain-stop and a res
   assert.not.ok(fs.existsSync(out), 'nothing ran before the stop');
 
   const second = await s.start(2);
-  const jobs = await s.waitJobs((all) => all.every((job) => job.state === 'completed'), 'every job to complete after the restart', 15_000);
+  const jobs = await s.waitJobs((all) => all.every((job) => job.state === 'completed'), 'every job to complete after the restart', 25_000);
   for (const job of jobs) {
     assert.is(job.attempts, job.id === 'retrying' ? 2 : 1, `${job.id} attempts`);
     assert.is(job.recoveries, 0);
