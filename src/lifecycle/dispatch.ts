@@ -147,3 +147,24 @@ export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; cla
   for (const job of claimed) next[byId.get(job.id) as number] = job;
   return { jobs: next, claimed, events };
 }
+
+/** [priority, position in creation order]: the same ordering as `byPriority`. */
+export type Rank = readonly [number, number];
+
+/**
+ * Where a supervisor's held jobs stand, read from the jobs in creation order: each held job
+ * with its rank, and the rank of the first job in start order that waits to start at another
+ * supervisor (nothing behind it may start here), or null.
+ */
+export function standing(jobs: readonly Job[], holding: readonly string[], self: SupervisorId, now: Date): { holding: Map<string, { job: Job; rank: Rank }>; bar: Rank | null } {
+  const wanted = new Set(holding);
+  const elsewhere = waitingElsewhere(self, now);
+  const held = new Map<string, { job: Job; rank: Rank }>();
+  let bar: Rank | null = null;
+  for (const [index, job] of jobs.entries()) {
+    const rank: Rank = [job.priority, index];
+    if (wanted.has(job.id)) held.set(job.id, { job, rank });
+    else if (elsewhere(job) && (bar === null || job.priority > bar[0])) bar = rank;
+  }
+  return { holding: held, bar };
+}

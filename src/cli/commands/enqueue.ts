@@ -1,8 +1,7 @@
 import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
-import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
+import { createJob, type NewJob } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile.ts';
-import { checkDependencies } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';
 import { readInput } from '../input.ts';
 import { QueueCommand } from './base.ts';
@@ -122,24 +121,10 @@ export class EnqueueCommand extends QueueCommand {
       wheres.set(job.id, where);
       return job;
     });
-    const refuseTaken = (existing: readonly Job[]) => {
-      const byId = new Map(existing.map((job) => [job.id, job]));
-      for (const job of jobs) {
-        const other = byId.get(job.id);
-        if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
-      }
-    };
-    const created = await this.store.transact((doc, _settings, tx) => {
-      refuseTaken(doc.jobs);
-      const added = jobs.map((job) => createJob(job, now));
-      const live = new Map(doc.jobs.map((job) => [job.id, job]));
-      const named = added.flatMap((job) => job.after);
-      // A dependency may have moved to the archive (completed long ago): only then is it read.
-      const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : tx.archived;
-      checkDependencies(added, new Map([...archived.map((job) => [job.id, job] as const), ...live]));
-      doc.jobs.push(...added);
-      return added;
-    }, { archive: jobs.flatMap((job) => job.after ?? []) });
+    const created = jobs.map((job) => createJob(job, now));
+    await this.store.enqueue(created, {
+      taken: (job, other) => new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`),
+    });
     if (this.asJson) this.json(this.file === undefined ? fullJob(created[0]!) : created.map(fullJob));
     else this.out(created.map((job) => job.id).join('\n'));
   }

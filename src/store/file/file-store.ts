@@ -11,7 +11,8 @@ import { HOST, isRunning } from '../../system/proc.ts';
 import { ioError } from './atomic.ts';
 import { ArchiveFollower, withArchive } from './archive.ts';
 import type { Home } from '../home.ts';
-import type { Change, Phase, Registration, Store, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
+import type { Change, EnqueueOptions, Phase, Registration, Store, SupervisorRecord, TransactOptions, Transaction, TurnRequest } from '../store.ts';
+import { enqueueJobs, fileTurn, lostFileJobs } from './operations.ts';
 import { listRegistered, liveSupervisors, registerSupervisor, removeStale, unregisterSupervisor } from './registry.ts';
 import { createStore, isOwnWrite, jobDefaults, lookupJobs, readConfig, readConfigSources, readJobs, transact, updateConfig, type StoreContext } from './store.ts';
 
@@ -76,6 +77,18 @@ export class FileStore implements Store {
 
   transact<T>(fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options?: TransactOptions): Promise<T> {
     return transact(this.ctx, fn, options);
+  }
+
+  enqueue(jobs: readonly Job[], options?: EnqueueOptions) {
+    return enqueueJobs(this, jobs, options);
+  }
+
+  turn(request: TurnRequest) {
+    return fileTurn(this, request);
+  }
+
+  lostJobs() {
+    return lostFileJobs(this);
   }
 
   async prepare(): Promise<void> {

@@ -21,13 +21,22 @@ import { FORMAT_VERSION, type JobDefaults, type JobsDocument } from '../../lifec
 import { HOST, isRunning } from '../../system/proc.ts';
 import { jobsToArchive } from '../../lifecycle/retention.ts';
 import { ensureHome, projectDir, type Home } from '../home.ts';
-import type { Change, Phase, Registration, StopRequest, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction } from '../store.ts';
+import type { Change, EnqueueOptions, Phase, Registration, StopRequest, Store, StoreOptions, SupervisorRecord, TransactOptions, Transaction, TurnOutcome, TurnRequest } from '../store.ts';
+import { endBlocked } from '../../lifecycle/workflow.ts';
+import { insertJobs } from './enqueue.ts';
+import { Notifier } from './notify.ts';
+import { archiveFinished } from './results.ts';
+import { takePostgresTurn } from './turn.ts';
 import { connectionError, openPool, parseTarget, describeTarget, inTransaction } from './connect.ts';
 import { decodeJob, encodeJob } from './jobs.ts';
 import { leaseSettings, type LeaseSettings } from './lease.ts';
 import { migrate } from './schema.ts';
 
-/** Every change takes this transaction-scoped advisory lock: changes are serial, as in the file store. */
+/**
+ * Every whole-queue transaction (`transact`, `updateConfig`) takes this transaction-scoped
+ * advisory lock: those are serial among themselves. The operations (enqueue, turns) never take
+ * it: against them a transaction's writes are guarded by the fence.
+ */
 export const CHANGE_LOCK = 0x71637478;
 /** The channel of change notifications; the payload names the process that committed. */
 export const CHANGES_CHANNEL = 'queuectl_changes';
@@ -70,6 +79,12 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(change: Change) => void>();
   private listening: { stop(): void } | null = null;
   readonly lease: LeaseSettings;
+  private readonly notifier = new Notifier(
+    (payloads) => this.withClient(async (client) => void (await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [CHANGES_CHANNEL, payloads]))),
+    (queue) => `${this.token} ${queue}`,
+  );
+  /** When this process last archived finished rows from a turn: at most once a second. */
+  private archivedAt = 0;
 
   constructor(url: string, home: Home, options: StoreOptions) {
     this.url = url;
@@ -179,7 +194,7 @@ export class PostgresStore implements Store {
   private async snapshot(client: PoolClient): Promise<JobsDocument> {
     const result = await client.query<{ jobs: unknown[]; queues: JobsDocument['queues'] | null; schedules: JobsDocument['schedules'] | null; archived: Record<string, number> | null; now: Date }>(`
       SELECT (SELECT coalesce(jsonb_agg(doc ORDER BY seq), '[]'::jsonb) FROM queuectl_jobs WHERE NOT archived) AS jobs,
-             (SELECT value FROM queuectl_meta WHERE key = 'queues') AS queues,
+             (SELECT jsonb_object_agg(name, jsonb_build_object('parallel', parallel, 'paused', paused) ORDER BY name) FROM queuectl_queues) AS queues,
              (SELECT value FROM queuectl_meta WHERE key = 'schedules') AS schedules,
              (SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM queuectl_jobs WHERE archived GROUP BY state) AS c) AS archived,
              clock_timestamp() AS now`);
@@ -218,8 +233,9 @@ export class PostgresStore implements Store {
       try {
         return await this.withClient((client) => inTransaction(client, () => this.change(client, fn, options)));
       } catch (error) {
-        if (!(error instanceof Fenced)) throw error;
-        if (attempt >= FENCE_RETRIES) throw new QueueError('busy', `jobs kept changing under this transaction: ${error.message}`);
+        // A deadlock with a concurrent operation is the fence's case too: nothing was written.
+        if (!(error instanceof Fenced) && (error as { code?: string })?.code !== '40P01') throw error;
+        if (attempt >= FENCE_RETRIES) throw new QueueError('busy', `jobs kept changing under this transaction: ${(error as Error).message}`);
       }
     }
   }
@@ -233,6 +249,9 @@ export class PostgresStore implements Store {
     const archived = await this.archivedJobs(client, options.archive, new Set(before.keys()));
     const forgotten: Job[] = [];
     const result = fn(doc, config, { archived, forget: (jobs) => void forgotten.push(...jobs) });
+    // A job this change ended dead or cancelled ends its waiting dependents in the same commit:
+    // no supervisor's turn reads every job to find them any more.
+    doc.jobs = endBlocked(doc.jobs, this.now()).jobs;
 
     // Finished jobs beyond keep_finished leave the live set, as they leave jobs.json for the archive.
     const toArchive = new Set(jobsToArchive(doc.jobs, config.keep_finished).map((job) => job.id));
@@ -306,10 +325,27 @@ export class PostgresStore implements Store {
       if (value === meta[key]) continue;
       if (doc[key] === undefined) await client.query('DELETE FROM queuectl_meta WHERE key = $1', [key]);
       else await client.query('INSERT INTO queuectl_meta (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
+      if (key === 'queues') await this.writeQueues(client, doc.queues ?? {});
       writes++;
     }
     if (writes > 0) await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, this.token]);
     return result;
+  }
+
+  /**
+   * The queue rows that claims read and lock: written (and so locked) only where a setting
+   * changed, so that a claim in another queue never waits for `queue set` or `queue pause`.
+   */
+  private async writeQueues(client: PoolClient, queues: NonNullable<JobsDocument['queues']>): Promise<void> {
+    const rows = Object.entries(queues).map(([name, settings]) => ({ name, parallel: settings.parallel, paused: settings.paused }));
+    await client.query('DELETE FROM queuectl_queues WHERE name <> ALL($1::text[])', [rows.map((row) => row.name)]);
+    await client.query(
+      `INSERT INTO queuectl_queues (name, parallel, paused)
+       SELECT r->>'name', (r->>'parallel')::integer, (r->>'paused')::boolean FROM jsonb_array_elements($1::jsonb) AS r
+       ON CONFLICT (name) DO UPDATE SET parallel = EXCLUDED.parallel, paused = EXCLUDED.paused
+        WHERE (queuectl_queues.parallel, queuectl_queues.paused) IS DISTINCT FROM (EXCLUDED.parallel, EXCLUDED.paused)`,
+      [JSON.stringify(rows)],
+    );
   }
 
   /** The archived jobs a transaction asked for (none of them live). */
@@ -405,6 +441,53 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** Sends the notifications of a commit under way for these queues (debounced: see notify.ts). */
+  private async tell(client: PoolClient, queues: Iterable<string>): Promise<void> {
+    const payloads = this.notifier.now(queues);
+    if (payloads.length > 0) await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [CHANGES_CHANNEL, payloads]);
+  }
+
+  async enqueue(jobs: readonly Job[], options?: EnqueueOptions): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.withClient((client) =>
+      inTransaction(client, async () => {
+        await insertJobs(client, jobs, options);
+        await this.tell(client, jobs.map((job) => job.queue));
+      }),
+    );
+  }
+
+  async turn(request: TurnRequest): Promise<TurnOutcome> {
+    return this.withClient((client) =>
+      inTransaction(client, async () => {
+        const context = { client, now: this.now(), env: this.env, leaseSeconds: this.lease.seconds, supervisorId: supervisorId(request.self) };
+        const { written, ...outcome } = await takePostgresTurn(context, request);
+        const claimed = new Set(outcome.claimed.map((job) => job.id));
+        const told = written.filter((job) => !claimed.has(job.id));
+        if (told.some((job) => job.state === 'completed' || job.state === 'cancelled') && Date.now() - this.archivedAt >= 1_000) {
+          this.archivedAt = Date.now();
+          await archiveFinished(client, outcome.config.keep_finished);
+        }
+        // Claims alone change nothing another supervisor could act on; results and firings do.
+        await this.tell(client, told.map((job) => job.queue));
+        return outcome;
+      }),
+    );
+  }
+
+  async lostJobs(): Promise<Job[]> {
+    const rows = await this.withClient(async (client) => {
+      const result = await client.query<{ doc: unknown; expired: boolean }>(
+        `SELECT doc, (lease_until IS NULL OR lease_until < now()) AS expired FROM queuectl_jobs
+          WHERE state = 'processing' AND NOT archived AND (lease_until IS NULL OR lease_until < now() OR claimed_by LIKE $1)`,
+        [`${HOST.replace(/[\\%_]/g, '\\$&')}/%`],
+      );
+      return result.rows.map((row) => ({ job: decodeJob(row.doc), expired: row.expired }));
+    });
+    // On this host /proc answers at once; elsewhere the lease decides.
+    return rows.filter(({ job, expired }) => expired || (job.owner?.host === HOST && !isRunning(job.owner))).map(({ job }) => job);
+  }
+
   async lostClaims(jobs: readonly Job[]): Promise<Set<string>> {
     const expired = await this.withClient(async (client) => {
       const result = await client.query<{ id: string }>(`SELECT id FROM queuectl_jobs WHERE state = 'processing' AND NOT archived AND (lease_until IS NULL OR lease_until < now())`);
@@ -448,7 +531,7 @@ export class PostgresStore implements Store {
       const next = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: `queuectl listen ${process.pid}` });
       client = next;
       next.on('error', () => undefined);
-      next.on('notification', (message: Notification) => tell({ own: message.payload === this.token, stop: message.payload === STOP_PAYLOAD }));
+      next.on('notification', (message: Notification) => tell({ own: message.payload === this.token || message.payload?.startsWith(`${this.token} `) === true, stop: message.payload === STOP_PAYLOAD }));
       next.on('end', () => {
         if (client !== next) return;
         client = null;
@@ -479,6 +562,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.notifier.stop();
     this.listening?.stop();
     this.listening = null;
     const pool = this.pool;

@@ -7,6 +7,7 @@
 import type { ClientBase } from 'pg';
 import { QueueError } from '../../lifecycle/error.ts';
 import { DATABASE_URL_VARIABLE, inTransaction } from './connect.ts';
+import { HOT_PATH } from './hot-path.ts';
 
 export interface Migration {
   /** 1, 2, 3 …: a migration, once released, never changes; a new one gets the next number. */
@@ -92,6 +93,7 @@ ALTER TABLE queuectl_supervisors ADD COLUMN stop_force boolean NOT NULL DEFAULT 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'jobs, config and supervisors', sql: JOBS_CONFIG_SUPERVISORS },
   { version: 2, description: 'archived jobs, queue settings and schedules, forced stops', sql: STORE },
+  { version: 3, description: 'claim index, queue rows, dependency counts', sql: HOT_PATH },
 ];
 
 /** Any fixed number: every queuectl process that migrates takes this same lock. ('qctl' in ASCII.) */
