@@ -5,7 +5,7 @@ import { migrate, MIGRATIONS, schemaVersion, type Migration } from '../../src/st
 import { pgSuite, withClient } from '../support/postgres.ts';
 import { race } from '../support/postgres-race.ts';
 
-const TABLES = ['queuectl_config', 'queuectl_jobs', 'queuectl_meta', 'queuectl_schema', 'queuectl_supervisors'];
+const TABLES = ['queuectl_config', 'queuectl_jobs', 'queuectl_meta', 'queuectl_queues', 'queuectl_schema', 'queuectl_supervisors'];
 const LATEST = MIGRATIONS.at(-1)!.version;
 const VERSIONS = MIGRATIONS.map((migration) => migration.version);
 

@@ -24,10 +24,9 @@ CREATE INDEX queuectl_jobs_claim_queue ON queuectl_jobs (queue, priority DESC, s
   WHERE state IN ('pending', 'failed') AND blocked = 0 AND NOT archived;
 -- When the next waiting job falls due.
 CREATE INDEX queuectl_jobs_waiting ON queuectl_jobs (run_at) WHERE state IN ('pending', 'failed') AND NOT archived;
--- A limited queue's running count.
-CREATE INDEX queuectl_jobs_running ON queuectl_jobs (queue) WHERE state = 'processing';
--- Retention: the finished live rows.
-CREATE INDEX queuectl_jobs_finished ON queuectl_jobs (seq) WHERE state IN ('completed', 'cancelled') AND NOT archived;
+-- A limited queue's running count, and recovery's expired leases: the processing rows are few.
+DROP INDEX queuectl_jobs_leases;
+CREATE INDEX queuectl_jobs_running ON queuectl_jobs (queue, lease_until) WHERE state = 'processing';
 -- The dependents of a job.
 CREATE INDEX queuectl_jobs_after ON queuectl_jobs USING gin ((doc->'after')) WHERE doc ? 'after' AND NOT archived;
 
@@ -69,9 +68,12 @@ CREATE TRIGGER queuectl_jobs_blocked BEFORE UPDATE OF doc, archived ON queuectl_
 -- as not completed in this statement (one sum per dependent: two of its dependencies may change at once).
 CREATE FUNCTION queuectl_move_dependents(changes jsonb, skip bigint[]) RETURNS void LANGUAGE sql AS $$
   UPDATE queuectl_jobs j SET blocked = j.blocked + d.delta
-    FROM (SELECT t.seq, sum((c->>'delta')::integer) AS delta
-            FROM jsonb_array_elements(changes) AS c
-            JOIN queuectl_jobs t ON t.doc->'after' ? (c->>'id') AND t.doc ? 'after' AND NOT t.archived AND t.id <> c->>'id' AND t.seq <> ALL(skip)
+    FROM (SELECT t.seq, sum(c.delta) AS delta
+            FROM (SELECT seq, id, doc FROM queuectl_jobs
+                   WHERE doc ? 'after' AND NOT archived
+                     AND doc->'after' ?| ARRAY(SELECT e->>'id' FROM jsonb_array_elements(changes) AS e)) AS t
+            JOIN jsonb_to_recordset(changes) AS c(id text, delta integer) ON t.doc->'after' ? c.id AND t.id <> c.id
+           WHERE t.seq <> ALL(skip)
            GROUP BY t.seq) AS d
    WHERE j.seq = d.seq AND d.delta <> 0
 $$;

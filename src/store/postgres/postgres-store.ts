@@ -460,7 +460,11 @@ export class PostgresStore implements Store {
   async turn(request: TurnRequest): Promise<TurnOutcome> {
     return this.withClient((client) =>
       inTransaction(client, async () => {
-        const context = { client, now: this.now(), env: this.env, leaseSeconds: this.lease.seconds, supervisorId: supervisorId(request.self) };
+        // A turn comes after the results it records: its clock is not read as earlier than their ends
+        // (this host's clock and the database's, as last measured, may differ by a millisecond).
+        const ends = request.finished.map((item) => Date.parse(item.result.finished_at));
+        const now = new Date(Math.max(this.now().getTime(), ...ends));
+        const context = { client, now, env: this.env, leaseSeconds: this.lease.seconds, supervisorId: supervisorId(request.self) };
         const { written, ...outcome } = await takePostgresTurn(context, request);
         const claimed = new Set(outcome.claimed.map((job) => job.id));
         const told = written.filter((job) => !claimed.has(job.id));
