@@ -104,7 +104,7 @@ function operations(backend: Backend): void {
     assert.equal(ids(await claim(store, 4)), ['d1'], 's3 waits for room in its queue; h1 for its queue to be resumed');
     await store.turn(request({ finished: [finished(first.claimed[0] as Job, 0)] }));
     assert.equal(ids(await claim(store, 4)), ['s3']);
-    await store.transact((doc) => void (doc.queues = { '*': { parallel: null, paused: true } }));
+    await store.transact((doc) => void (doc.queues = { ...doc.queues, '*': { parallel: null, paused: true } }));
     await store.enqueue([ready('d2')]);
     assert.equal(ids(await claim(store, 4)), [], 'every queue is paused');
   });

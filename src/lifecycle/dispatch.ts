@@ -95,6 +95,13 @@ export function waitingElsewhere(self: SupervisorId, now: Date): (job: Job) => b
     now.getTime() - Date.parse(job.started_at ?? '') < WAIT_FOR_OTHERS_MS;
 }
 
+/** The queue-settings entry of `queue pause` with no name: every queue is paused. */
+export const EVERY_QUEUE = '*';
+
+export function everyQueuePaused(queues: Queues | undefined): boolean {
+  return queues?.[EVERY_QUEUE]?.paused === true;
+}
+
 export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; claimed: Job[]; events: Event[] } {
   const byId = new Map(jobs.map((job, index) => [job.id, index]));
   const next = [...jobs];
@@ -140,7 +147,7 @@ export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; cla
     events.push({ kind: 'blocked', job });
   }
 
-  const limit = turn.workers.length + turn.waiting;
+  const limit = everyQueuePaused(turn.queues) ? 0 : turn.workers.length + turn.waiting;
   const claimed = pickDue(next, now, limit, { held: waitingElsewhere(turn.self, now), admit: admitter(turn.queues) }).map((job, i) =>
     claimJob(job, { ...turn.self, worker: turn.workers[i] ?? WAITING }, now),
   );

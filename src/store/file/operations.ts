@@ -5,7 +5,7 @@
  * snapshot without the lock, as the supervisor's idle wakes always did.
  */
 import type { Config } from '../../lifecycle/config.ts';
-import { standing, takeTurn, waitingElsewhere } from '../../lifecycle/dispatch.ts';
+import { everyQueuePaused, standing, takeTurn, waitingElsewhere } from '../../lifecycle/dispatch.ts';
 import { QueueError } from '../../lifecycle/error.ts';
 import { nextDueTime, pickDue, type Job } from '../../lifecycle/job.ts';
 import type { JobsDocument } from '../../lifecycle/jobfile.ts';
@@ -40,13 +40,15 @@ function schedulesDue(doc: JobsDocument, request: TurnRequest, now: Date): boole
 function hasWork(doc: JobsDocument, request: TurnRequest, now: Date): boolean {
   if (request.finished.length + request.interrupted.length + request.released.length + request.placed.length > 0) return true;
   if (request.cron && schedulesDue(doc, request, now)) return true;
-  const wanted = request.workers.length + request.waiting;
+  const wanted = everyQueuePaused(doc.queues) ? 0 : request.workers.length + request.waiting;
   if (wanted > 0 && pickDue(doc.jobs, now, 1, { held: waitingElsewhere(request.self, now), admit: admitter(doc.queues) }).length > 0) return true;
   return hasBlocked(doc.jobs);
 }
 
 function outcome(doc: JobsDocument, request: TurnRequest, now: Date, config: Config, turn: Pick<TurnOutcome, 'claimed' | 'events' | 'fired' | 'broken'>): TurnOutcome {
-  const times = [nextDueTime(doc.jobs), nextFiringTime(doc.schedules)].filter((time) => time !== null);
+  // Only what falls due later: what is due now is for this turn's claims.
+  const later = doc.jobs.filter((job) => Date.parse(job.run_at) > now.getTime());
+  const times = [nextDueTime(later), nextFiringTime(doc.schedules)].filter((time) => time !== null);
   return {
     ...turn,
     config,

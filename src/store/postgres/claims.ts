@@ -9,13 +9,10 @@
  */
 import type { ClientBase } from 'pg';
 import { claimJob, pickDue, type Job } from '../../lifecycle/job.ts';
-import { WAITING, type Rank, type SupervisorId } from '../../lifecycle/dispatch.ts';
+import { EVERY_QUEUE, everyQueuePaused, WAITING, type Rank, type SupervisorId } from '../../lifecycle/dispatch.ts';
 import type { Queues } from '../../lifecycle/queue.ts';
 import { admitter } from '../../lifecycle/workflow.ts';
 import { selectJobs, writeJobs } from './rows.ts';
-
-/** The queue settings row that pauses every queue. */
-export const EVERY_QUEUE = '*';
 
 /** Ready rows, in start order, ahead of the bar ($3, $4); $1 is now. */
 const READY = `state IN ('pending', 'failed') AND blocked = 0 AND NOT archived AND run_at <= $1
@@ -52,7 +49,7 @@ export interface ClaimRequest {
 export async function claimDue(client: ClientBase, request: ClaimRequest): Promise<Job[]> {
   const limit = request.workers.length + request.waiting;
   const { queues } = request;
-  if (limit <= 0 || queues[EVERY_QUEUE]?.paused) return [];
+  if (limit <= 0 || everyQueuePaused(queues)) return [];
   const names = Object.keys(queues).filter((name) => name !== EVERY_QUEUE);
   const closed = names.filter((name) => queues[name]!.paused || queues[name]!.parallel !== null);
   const limited = names.filter((name) => !queues[name]!.paused && queues[name]!.parallel !== null && queues[name]!.parallel! > 0);
