@@ -12,7 +12,7 @@ import { createSchedule } from '../src/lifecycle/schedule.ts';
 import { openStore } from '../src/store/open.ts';
 import type { Store, TurnOutcome, TurnRequest } from '../src/store/store.ts';
 import { job } from './support/factory.ts';
-import { pgSuite, type PgContext } from './support/postgres.ts';
+import { pgSuite, withClient, type PgContext } from './support/postgres.ts';
 import { tempDir } from './support/tmp.ts';
 
 type Backend = 'file' | 'postgres';
@@ -21,14 +21,14 @@ const SELF = { pid: 4242, started: 'test', host: 'test-host' };
 const PAST = '2020-01-01T00:00:00.000Z';
 const FUTURE = '2099-01-01T00:00:00.000Z';
 
-async function withStore(backend: Backend, context: PgContext, body: (store: Store) => Promise<void>): Promise<void> {
+async function withStore(backend: Backend, context: PgContext, body: (store: Store, url: string) => Promise<void>): Promise<void> {
   const { dir, cleanup } = tempDir('queuectl-ops-');
   const env: NodeJS.ProcessEnv = { QUEUECTL_HOME: dir };
   if (backend === 'postgres') env.QUEUECTL_DATABASE_URL = await context.server.createDatabase();
   const store = openStore({ env, cwd: dir, now: () => new Date() });
   try {
     await store.prepare();
-    await body(store);
+    await body(store, env.QUEUECTL_DATABASE_URL ?? '');
   } finally {
     await store.close();
     cleanup();
@@ -138,6 +138,21 @@ function operations(backend: Backend): void {
     assert.is(claimed.length, 1);
     assert.equal((await store.lostJobs()).map((entry) => entry.id), ['a']);
   });
+
+  if (backend === 'postgres') {
+    test('start order across claims: a row another claim is locking at that instant is skipped, the next best are taken', (context) =>
+      withStore(backend, context, async (store, url) => {
+        await store.enqueue([ready('first', { priority: 1 }), ready('second'), ready('third')]);
+        await withClient(url, async (other) => {
+          await other.query('BEGIN');
+          await other.query(`SELECT id FROM queuectl_jobs WHERE id = 'first' FOR UPDATE`);
+          assert.equal(ids(await claim(store, 1)), ['second'], 'the locked row is skipped, not waited for');
+          await other.query('ROLLBACK');
+        });
+        assert.equal(ids(await claim(store, 2)), ['first', 'third'], 'once free, it is the best again');
+      }),
+    );
+  }
 
   test.run();
 }
