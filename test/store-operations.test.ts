@@ -146,7 +146,7 @@ function operations(backend: Backend): void {
         await withClient(url, async (other) => {
           await other.query('BEGIN');
           await other.query(`SELECT id FROM queuectl_jobs WHERE id = 'first' FOR UPDATE`);
-          assert.equal(ids(await claim(store, 1)), ['second'], 'the locked row is skipped, not waited for');
+          assert.equal(ids(await claim(store, 1)), ['second'], 'the locked row is skipped once its holder outlasts a claim');
           await other.query('ROLLBACK');
         });
         assert.equal(ids(await claim(store, 2)), ['first', 'third'], 'once free, it is the best again');

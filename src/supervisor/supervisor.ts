@@ -90,9 +90,11 @@ export class Supervisor {
   private readonly claims = new Map<string, Job>();
   /** Loaded once a schedule is due. */
   private cron: CronRules | null = null;
-  /** Finished runs whose end is not logged yet → their worker: that worker's next start is said after it. */
-  private readonly ends = new Map<string, number>();
-  private startLines: { worker: number; line: string }[] = [];
+  /**
+   * Each worker's log lines in the order things happened there: a run's end is known as a line
+   * only once its result is recorded, and the worker's next start waits behind it.
+   */
+  private readonly lines = new Map<number, { id: string; line: string | null }[]>();
   /** A moving average of how long runs take; null until one has finished. */
   private typicalRunMs: number | null = null;
 
@@ -105,12 +107,9 @@ export class Supervisor {
         this.fill();
         this.wake();
       },
-      started: (slot, job) => {
-        this.startLines.push({ worker: slot.index, line: `job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}` });
-        this.flushStarts();
-      },
+      started: (slot, job) => this.line(slot.index, job.id, `job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
       finished: (slot, job, message) => {
-        this.ends.set(job.id, slot.index);
+        this.line(slot.index, job.id, null);
         this.finished.push({ id: job.id, owner: job.owner, started_at: job.started_at, result: message.result, interrupted: message.interrupted });
         const took = Date.parse(message.result.finished_at) - Date.parse(message.result.started_at);
         this.typicalRunMs = this.typicalRunMs === null ? took : 0.8 * this.typicalRunMs + 0.2 * took;
@@ -155,15 +154,30 @@ export class Supervisor {
     this.options.log(`${new Date().toISOString()} ${line}`);
   }
 
-  /** Logs the start lines whose worker has no end waiting to be logged before them, in order. */
-  private flushStarts(): void {
-    const waiting = new Set(this.ends.values());
-    const kept: { worker: number; line: string }[] = [];
-    for (const entry of this.startLines) {
-      if (waiting.has(entry.worker)) kept.push(entry);
-      else this.log(entry.line);
+  /** Adds a line of a worker (null: a run's end, said once recorded), and logs what is ready there. */
+  private line(worker: number, id: string, line: string | null): void {
+    const queue = this.lines.get(worker) ?? [];
+    this.lines.set(worker, queue);
+    queue.push({ id, line });
+    this.drain(queue);
+  }
+
+  private drain(queue: { id: string; line: string | null }[]): void {
+    while (queue.length > 0 && queue[0]!.line !== null) {
+      const { line } = queue.shift()!;
+      if (line) this.log(line);
     }
-    this.startLines = kept;
+  }
+
+  /** Says what a committed turn recorded of a job: in its worker's order if it ended there, else now. */
+  private tellRecorded(id: string, line: string): void {
+    for (const queue of this.lines.values()) {
+      const end = queue.find((entry) => entry.id === id && entry.line === null);
+      if (!end) continue;
+      end.line = line;
+      return this.drain(queue);
+    }
+    if (line) this.log(line);
   }
 
   /** Runs until stopped; resolves with the exit status. */
@@ -451,10 +465,12 @@ export class Supervisor {
       if (this.brokenSchedules.get(name) !== expression) this.log(`schedule ${name} cannot fire: ${error}; fix its "cron" or "tz" in jobs.json, or remove it`);
       this.brokenSchedules.set(name, expression);
     }
-    for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.store.now()));
-    // A worker's next start is said after the end of the job before it.
-    for (const item of request.finished) this.ends.delete(item.id);
-    this.flushStarts();
+    for (const event of outcome.events) {
+      const line = event.kind === 'released' && quiet.has(event.job.id) ? '' : describeEvent(event, this.store.now());
+      this.tellRecorded(event.kind === 'ignored' ? event.id : event.job.id, line);
+    }
+    // A result the turn said nothing of holds up no worker's lines.
+    for (const item of request.finished) this.tellRecorded(item.id, '');
   }
 
   /**

@@ -9,7 +9,7 @@
  */
 import type { ClientBase } from 'pg';
 import { claimJob, pickDue, type Job } from '../../lifecycle/job.ts';
-import { EVERY_QUEUE, everyQueuePaused, WAITING, type Rank, type SupervisorId } from '../../lifecycle/dispatch.ts';
+import { EVERY_QUEUE, everyQueuePaused, WAIT_FOR_OTHERS_MS, WAITING, type Rank, type SupervisorId } from '../../lifecycle/dispatch.ts';
 import type { Queues } from '../../lifecycle/queue.ts';
 import { admitter } from '../../lifecycle/workflow.ts';
 import { selectJobs, writeJobs } from './rows.ts';
@@ -36,6 +36,22 @@ const CLAIM_LIMITED = `
       LIMIT q.n
       FOR UPDATE SKIP LOCKED) AS c`;
 
+/**
+ * The first job in start order claimed by another supervisor and still waiting there for a
+ * worker (worker 0, claimed less than $3 seconds ago): nothing behind it is claimed here.
+ * $1 this supervisor, $2 now.
+ */
+export const BAR = `
+  SELECT jsonb_build_array(priority, seq) AS bar FROM queuectl_jobs
+   WHERE state = 'processing' AND claimed_by <> $1 AND doc#>>'{owner,worker}' = '0'
+     AND queuectl_time(doc->>'started_at') > $2::timestamptz - make_interval(secs => $3)
+   ORDER BY priority DESC, seq LIMIT 1`;
+
+/** Ready rows of open queues ahead of a rank ($3, $4), with $1 now and $2 the paused queues. */
+const AHEAD = `FROM queuectl_jobs
+   WHERE state IN ('pending', 'failed') AND blocked = 0 AND NOT archived AND run_at <= $1 AND queue <> ALL($2::text[])
+     AND (priority > $3 OR (priority = $3 AND seq < $4))`;
+
 export interface ClaimRequest {
   self: SupervisorId;
   workers: readonly number[];
@@ -44,22 +60,55 @@ export interface ClaimRequest {
   queues: Queues;
   bar: Rank | null;
   leaseSeconds: number;
+  supervisorId: string;
 }
 
-export async function claimDue(client: ClientBase, request: ClaimRequest): Promise<Job[]> {
+/** How long a claim waits for the rows it skipped: a concurrent claim commits within milliseconds. */
+const SKIPPED_WAIT_MS = 250;
+const LOCK_NOT_AVAILABLE = '55P03';
+
+const ahead = (rank: Rank, bar: Rank | null) => bar === null || rank[0] > bar[0] || (rank[0] === bar[0] && rank[1] < bar[1]);
+
+/**
+ * Rows ahead of this claim's first candidate that it skipped were being claimed by another
+ * supervisor at that instant. Their claims are waited for (a lock that conflicts with theirs,
+ * released by their commit: milliseconds) and the bar is read again, so that nothing is claimed
+ * here behind a job that has just been claimed to wait elsewhere. Only rows ahead of the first
+ * candidate are waited for, so two claims never wait for each other.
+ */
+async function settleSkipped(client: ClientBase, request: ClaimRequest, first: Rank, paused: string[]): Promise<Rank | null> {
+  const params = [request.now, paused, first[0], first[1]];
+  const skipped = await client.query<{ n: number }>(`SELECT count(*)::integer AS n ${AHEAD}`, params);
+  if (skipped.rows[0]!.n === 0) return request.bar;
+  // A row held longer than a claim takes (an admin transaction, a stuck session) is not waited for.
+  await client.query(`SAVEPOINT settle; SET LOCAL lock_timeout = '${SKIPPED_WAIT_MS}ms'`);
+  try {
+    await client.query(`SELECT seq ${AHEAD} FOR KEY SHARE`, params);
+    await client.query('RELEASE SAVEPOINT settle; SET LOCAL lock_timeout = DEFAULT');
+  } catch (error) {
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT settle');
+    return request.bar;
+  }
+  const bar = await client.query<{ bar: [number, string] }>(BAR, [request.supervisorId, request.now, WAIT_FOR_OTHERS_MS / 1000]);
+  const row = bar.rows[0]?.bar;
+  return row ? [row[0], Number(row[1])] : null;
+}
+
+export async function claimDue(client: ClientBase, request: ClaimRequest): Promise<{ claimed: Job[]; bar: Rank | null }> {
   const limit = request.workers.length + request.waiting;
   const { queues } = request;
-  if (limit <= 0 || everyQueuePaused(queues)) return [];
+  if (limit <= 0 || everyQueuePaused(queues)) return { claimed: [], bar: request.bar };
   const names = Object.keys(queues).filter((name) => name !== EVERY_QUEUE);
   const closed = names.filter((name) => queues[name]!.paused || queues[name]!.parallel !== null);
   const limited = names.filter((name) => !queues[name]!.paused && queues[name]!.parallel !== null && queues[name]!.parallel! > 0);
-  const bar = request.bar ? [request.bar[0], request.bar[1]] : [null, null];
-  const open = await selectJobs(client, CLAIM_OPEN, [request.now, closed, ...bar, limit]);
+  const barParams = request.bar ? [request.bar[0], request.bar[1]] : [null, null];
+  const open = await selectJobs(client, CLAIM_OPEN, [request.now, closed, ...barParams, limit]);
   let candidates = open;
   let context: Job[] = [];
   let admitted = queues;
   if (limited.length > 0) {
-    const more = await selectJobs(client, CLAIM_LIMITED, [request.now, limited, ...bar, limited.map((name) => Math.min(limit, queues[name]!.parallel!))]);
+    const more = await selectJobs(client, CLAIM_LIMITED, [request.now, limited, ...barParams, limited.map((name) => Math.min(limit, queues[name]!.parallel!))]);
     if (more.length > 0) {
       const locked = await lockQueues(client, [...new Set(more.map((row) => row.job.queue))]);
       admitted = { ...queues, ...locked.queues };
@@ -67,11 +116,14 @@ export async function claimDue(client: ClientBase, request: ClaimRequest): Promi
       candidates = [...open, ...more].sort((a, b) => b.job.priority - a.job.priority || a.seq - b.seq);
     }
   }
+  const first = candidates[0];
+  const bar = first ? await settleSkipped(client, request, [first.job.priority, first.seq], names.filter((name) => queues[name]!.paused)) : request.bar;
+  candidates = candidates.filter((row) => ahead([row.job.priority, row.seq], bar));
   // Candidates first in start order: pickDue's tie-break is the position in the array.
   const picked = pickDue([...candidates.map((row) => row.job), ...context], request.now, limit, { admit: admitter(admitted) });
   const claimed = picked.map((job, i) => claimJob(job, { ...request.self, worker: request.workers[i] ?? WAITING }, request.now));
   await writeJobs(client, claimed, request.leaseSeconds);
-  return claimed;
+  return { claimed, bar };
 }
 
 /**

@@ -48,21 +48,23 @@ CREATE FUNCTION queuectl_unfinished(after jsonb) RETURNS integer LANGUAGE sql AS
   ) AS s WHERE s.state <> 'completed'
 $$;
 
--- Generated columns are not computed yet in a BEFORE trigger: the state is read from doc.
+-- Generated columns are not computed yet in a BEFORE trigger: the state is read from doc. The
+-- WHEN clause keeps the common updates (claims, results) from calling the function at all.
 CREATE FUNCTION queuectl_count_blocked() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.doc->'after' IS NULL OR jsonb_array_length(NEW.doc->'after') = 0 THEN
     NEW.blocked := 0;
-  ELSIF NEW.doc->'after' IS DISTINCT FROM OLD.doc->'after'
-     OR (OLD.archived AND NOT NEW.archived)
-     OR (OLD.state IN ('completed', 'dead', 'cancelled') AND NEW.doc->>'state' NOT IN ('completed', 'dead', 'cancelled')) THEN
+  ELSE
     NEW.blocked := queuectl_unfinished(NEW.doc->'after');
   END IF;
   RETURN NEW;
 END
 $$;
-CREATE TRIGGER queuectl_jobs_blocked BEFORE UPDATE OF doc, archived ON queuectl_jobs
-  FOR EACH ROW EXECUTE FUNCTION queuectl_count_blocked();
+CREATE TRIGGER queuectl_jobs_blocked BEFORE UPDATE OF doc, archived ON queuectl_jobs FOR EACH ROW
+  WHEN (NEW.doc->'after' IS DISTINCT FROM OLD.doc->'after'
+        OR (OLD.archived AND NOT NEW.archived)
+        OR (OLD.state IN ('completed', 'dead', 'cancelled') AND NEW.doc->>'state' NOT IN ('completed', 'dead', 'cancelled')))
+  EXECUTE FUNCTION queuectl_count_blocked();
 
 -- Moves the dependents' counts by how many of their dependencies stopped or started counting
 -- as not completed in this statement (one sum per dependent: two of its dependencies may change at once).
@@ -78,12 +80,10 @@ CREATE FUNCTION queuectl_move_dependents(changes jsonb, skip bigint[]) RETURNS v
    WHERE j.seq = d.seq AND d.delta <> 0
 $$;
 
+-- Per row, and only for a row that enters or leaves completed: most updates are claims.
 CREATE FUNCTION queuectl_dependents_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE changes jsonb;
 BEGIN
-  SELECT jsonb_agg(jsonb_build_object('id', n.id, 'delta', (n.state <> 'completed')::integer - (o.state <> 'completed')::integer))
-    INTO changes FROM new_rows n JOIN old_rows o USING (seq) WHERE (n.state = 'completed') <> (o.state = 'completed');
-  IF changes IS NOT NULL THEN PERFORM queuectl_move_dependents(changes, '{}'); END IF;
+  PERFORM queuectl_move_dependents(jsonb_build_array(jsonb_build_object('id', NEW.id, 'delta', CASE WHEN NEW.state = 'completed' THEN -1 ELSE 1 END)), '{}');
   RETURN NULL;
 END
 $$;
@@ -106,8 +106,8 @@ BEGIN
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER queuectl_jobs_dependents_updated AFTER UPDATE ON queuectl_jobs
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queuectl_dependents_updated();
+CREATE TRIGGER queuectl_jobs_dependents_updated AFTER UPDATE ON queuectl_jobs FOR EACH ROW
+  WHEN ((OLD.state = 'completed') <> (NEW.state = 'completed')) EXECUTE FUNCTION queuectl_dependents_updated();
 CREATE TRIGGER queuectl_jobs_dependents_inserted AFTER INSERT ON queuectl_jobs
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queuectl_dependents_inserted();
 CREATE TRIGGER queuectl_jobs_dependents_deleted AFTER DELETE ON queuectl_jobs

@@ -13,7 +13,7 @@ import type { Job } from '../../lifecycle/job.ts';
 import type { Queues } from '../../lifecycle/queue.ts';
 import { fireSchedules, isScheduleDue, nextFiringTime, scheduleSpec, type Schedule } from '../../lifecycle/schedule.ts';
 import type { TurnOutcome, TurnRequest } from '../store.ts';
-import { claimDue } from './claims.ts';
+import { BAR, claimDue } from './claims.ts';
 import { encodeJob } from './jobs.ts';
 import { recordResults } from './results.ts';
 import { selectJobs } from './rows.ts';
@@ -30,10 +30,7 @@ const FACTS = `
   SELECT (SELECT jsonb_object_agg(key, value) FROM queuectl_config) AS config,
          (SELECT value FROM queuectl_meta WHERE key = 'schedules') AS schedules,
          (SELECT jsonb_agg(jsonb_build_array(name, parallel, paused)) FROM queuectl_queues) AS queues,
-         (SELECT jsonb_build_array(priority, seq) FROM queuectl_jobs
-           WHERE state = 'processing' AND claimed_by <> $1 AND doc#>>'{owner,worker}' = '0'
-             AND queuectl_time(doc->>'started_at') > $2::timestamptz - make_interval(secs => $3)
-           ORDER BY priority DESC, seq LIMIT 1) AS bar,
+         (${BAR}) AS bar,
          (SELECT min(run_at) FROM queuectl_jobs WHERE state IN ('pending', 'failed') AND NOT archived AND run_at > $2) AS due`;
 
 export interface TurnContext {
@@ -53,8 +50,8 @@ export async function takePostgresTurn(context: TurnContext, request: TurnReques
   const due = schedules.some((schedule) => isScheduleDue(schedule, now) && request.broken.get(schedule.name) !== scheduleSpec(schedule));
   const fired = due && request.cron ? await fire(client, schedules, request, now) : { added: [], broken: [] };
   const queues: Queues = Object.fromEntries((facts.queues ?? []).map(([name, parallel, paused]) => [name, { parallel, paused }]));
-  const bar: Rank | null = facts.bar ? [facts.bar[0], Number(facts.bar[1])] : null;
-  const claimed = await claimDue(client, { self: request.self, workers: request.workers, waiting: request.waiting, now, queues, bar, leaseSeconds });
+  const before: Rank | null = facts.bar ? [facts.bar[0], Number(facts.bar[1])] : null;
+  const { claimed, bar } = await claimDue(client, { self: request.self, workers: request.workers, waiting: request.waiting, now, queues, bar: before, leaseSeconds, supervisorId: context.supervisorId });
   const holding = new Map<string, { job: Job; rank: Rank }>();
   if (request.holding.length > 0) {
     for (const { job, seq } of await selectJobs(client, 'SELECT seq, doc FROM queuectl_jobs WHERE id = ANY($1)', [request.holding])) holding.set(job.id, { job, rank: [job.priority, seq] });
