@@ -21,28 +21,9 @@ import { HOST, selfIdentity, type ProcessIdentity } from '../system/proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
 import type { Phase, Registration, StopRequest, Store, SupervisorRecord, TurnOutcome, TurnRequest } from '../store/store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
+import { BATCH_MS, HAND_BACK_AFTER_MS, MAX_WAITING, POLL_MS, RECOVER_EVERY_MS } from './knobs.ts';
 
-/**
- * While runs are short, at most this many jobs per worker wait claimed at the supervisor. Measured
- * on 1,000 `true` jobs with 4 workers (bare spawn loop: 1.3 s): 3 drained them in 4.1 s, 6 in
- * 3.5 s, 10 in 3.0 s; each commit claims more, and there are fewer commits.
- */
-const MAX_WAITING = 16;
-
-/**
- * Claimed jobs wait for a worker at most about this long: when every worker has been busy for
- * longer, they are handed back for another supervisor's workers to take.
- */
-export const HAND_BACK_AFTER_MS = 100;
-
-/** How long a turn may wait to record more results in one commit while every worker has its next job waiting. */
-const BATCH_MS = 10;
-
-/** The slow safety poll. */
-const POLL_MS = 1_000;
-
-/** How often lost claims (dead supervisors' jobs, expired leases) are looked for: a query of its own, not part of every turn. */
-const RECOVER_EVERY_MS = 1_000;
+export { HAND_BACK_AFTER_MS } from './knobs.ts';
 
 export interface SupervisorOptions {
   store: Store;

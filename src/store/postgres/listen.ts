@@ -5,6 +5,10 @@
 import type { Notification } from 'pg';
 import type { Change } from '../store.ts';
 
+/** The first pause before reconnecting a dropped LISTEN connection, doubling up to the next: a restarting server is not hammered. */
+export const RECONNECT_FIRST_MS = 100;
+export const RECONNECT_MAX_MS = 5_000;
+
 /** The channel of change notifications; the payload names the process that committed. */
 export const CHANGES_CHANNEL = 'queuectl_changes';
 /** The payload of the notification that asks supervisors to look at their stop requests now. */
@@ -18,7 +22,7 @@ export function listen(url: string, token: string, tell: (change: Change) => voi
   let stopped = false;
   let client: import('pg').Client | null = null;
   let timer: NodeJS.Timeout | null = null;
-  let pause = 100;
+  let pause = RECONNECT_FIRST_MS;
   // One reconnection at a time: a failed connection both ends and fails its connect.
   const reopen = () => {
     if (stopped || timer) return;
@@ -26,7 +30,7 @@ export function listen(url: string, token: string, tell: (change: Change) => voi
       timer = null;
       void open(true);
     }, pause);
-    pause = Math.min(pause * 2, 5_000);
+    pause = Math.min(pause * 2, RECONNECT_MAX_MS);
   };
   const open = async (missed: boolean) => {
     const { Client } = await import('pg');
@@ -48,7 +52,7 @@ export function listen(url: string, token: string, tell: (change: Change) => voi
       return reopen();
     }
     if (stopped || client !== next) return void next.end().catch(() => undefined);
-    pause = 100;
+    pause = RECONNECT_FIRST_MS;
     if (missed) tell({ own: false, stop: true });
   };
   void open(false);
