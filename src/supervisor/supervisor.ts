@@ -21,6 +21,7 @@ import { HOST, selfIdentity, type ProcessIdentity } from '../system/proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
 import type { Phase, Registration, StopRequest, Store, SupervisorRecord, TurnOutcome, TurnRequest } from '../store/store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
+import { WorkerLines } from './worker-lines.ts';
 import { BATCH_MS, HAND_BACK_AFTER_MS, MAX_WAITING, POLL_MS, RECOVER_EVERY_MS } from './knobs.ts';
 
 export { HAND_BACK_AFTER_MS } from './knobs.ts';
@@ -71,11 +72,7 @@ export class Supervisor {
   private readonly claims = new Map<string, Job>();
   /** Loaded once a schedule is due. */
   private cron: CronRules | null = null;
-  /**
-   * Each worker's log lines in the order things happened there: a run's end is known as a line
-   * only once its result is recorded, and the worker's next start waits behind it.
-   */
-  private readonly lines = new Map<number, { id: string; line: string | null }[]>();
+  private readonly lines = new WorkerLines((line) => this.log(line));
   /** A moving average of how long runs take; null until one has finished. */
   private typicalRunMs: number | null = null;
 
@@ -88,9 +85,9 @@ export class Supervisor {
         this.fill();
         this.wake();
       },
-      started: (slot, job) => this.line(slot.index, job.id, `job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
+      started: (slot, job) => this.lines.started(slot.index, job.id, `job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
       finished: (slot, job, message) => {
-        this.line(slot.index, job.id, null);
+        this.lines.ended(slot.index, job.id);
         this.finished.push({ id: job.id, owner: job.owner, started_at: job.started_at, result: message.result, interrupted: message.interrupted });
         const took = Date.parse(message.result.finished_at) - Date.parse(message.result.started_at);
         this.typicalRunMs = this.typicalRunMs === null ? took : 0.8 * this.typicalRunMs + 0.2 * took;
@@ -133,32 +130,6 @@ export class Supervisor {
 
   private log(line: string): void {
     this.options.log(`${new Date().toISOString()} ${line}`);
-  }
-
-  /** Adds a line of a worker (null: a run's end, said once recorded), and logs what is ready there. */
-  private line(worker: number, id: string, line: string | null): void {
-    const queue = this.lines.get(worker) ?? [];
-    this.lines.set(worker, queue);
-    queue.push({ id, line });
-    this.drain(queue);
-  }
-
-  private drain(queue: { id: string; line: string | null }[]): void {
-    while (queue.length > 0 && queue[0]!.line !== null) {
-      const { line } = queue.shift()!;
-      if (line) this.log(line);
-    }
-  }
-
-  /** Says what a committed turn recorded of a job: in its worker's order if it ended there, else now. */
-  private tellRecorded(id: string, line: string): void {
-    for (const queue of this.lines.values()) {
-      const end = queue.find((entry) => entry.id === id && entry.line === null);
-      if (!end) continue;
-      end.line = line;
-      return this.drain(queue);
-    }
-    if (line) this.log(line);
   }
 
   /** Runs until stopped; resolves with the exit status. */
@@ -448,10 +419,10 @@ export class Supervisor {
     }
     for (const event of outcome.events) {
       const line = event.kind === 'released' && quiet.has(event.job.id) ? '' : describeEvent(event, this.store.now());
-      this.tellRecorded(event.kind === 'ignored' ? event.id : event.job.id, line);
+      this.lines.recorded(event.kind === 'ignored' ? event.id : event.job.id, line);
     }
     // A result the turn said nothing of holds up no worker's lines.
-    for (const item of request.finished) this.tellRecorded(item.id, '');
+    for (const item of request.finished) this.lines.recorded(item.id, '');
   }
 
   /**
