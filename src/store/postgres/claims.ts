@@ -18,13 +18,20 @@ import { selectJobs, writeJobs } from './rows.ts';
 const READY = `state IN ('pending', 'failed') AND blocked = 0 AND NOT archived AND run_at <= $1
    AND ($3::integer IS NULL OR priority > $3 OR (priority = $3 AND seq < $4))`;
 
-/** The claim of the queues without a limit: one statement over the claim index. */
-const CLAIM_OPEN = `
+/**
+ * The claim of the queues without a limit: one statement over the claim index. Rows for free
+ * workers are locked FOR NO KEY UPDATE, those that will wait here FOR UPDATE (`mode`): only the
+ * latter conflict with the FOR KEY SHARE of a claim that skipped them (see settleSkipped), so a
+ * claim waits only for the claims that may set a bar, never for those that start at once. $6, $7:
+ * after this rank only (the waiting rows come after the rows for workers).
+ */
+const claimOpen = (mode: 'NO KEY UPDATE' | 'UPDATE') => `
   SELECT seq, doc FROM queuectl_jobs
    WHERE ${READY} AND queue <> ALL($2::text[])
+     AND ($6::integer IS NULL OR priority < $6 OR (priority = $6 AND seq > $7))
    ORDER BY priority DESC, seq
    LIMIT $5
-   FOR UPDATE SKIP LOCKED`;
+   FOR ${mode} SKIP LOCKED`;
 
 /** The claim of limited queues ($2 names, $5 how many of each at most), over the per-queue index. */
 const CLAIM_LIMITED = `
@@ -103,7 +110,13 @@ export async function claimDue(client: ClientBase, request: ClaimRequest): Promi
   const closed = names.filter((name) => queues[name]!.paused || queues[name]!.parallel !== null);
   const limited = names.filter((name) => !queues[name]!.paused && queues[name]!.parallel !== null && queues[name]!.parallel! > 0);
   const barParams = request.bar ? [request.bar[0], request.bar[1]] : [null, null];
-  const open = await selectJobs(client, CLAIM_OPEN, [request.now, closed, ...barParams, limit]);
+  const forWorkers = await selectJobs(client, claimOpen('NO KEY UPDATE'), [request.now, closed, ...barParams, request.workers.length, null, null]);
+  const last = forWorkers.at(-1);
+  const toWait =
+    request.waiting > 0 && forWorkers.length === request.workers.length
+      ? await selectJobs(client, claimOpen('UPDATE'), [request.now, closed, ...barParams, request.waiting, last?.job.priority ?? null, last?.seq ?? null])
+      : [];
+  const open = [...forWorkers, ...toWait];
   let candidates = open;
   let context: Job[] = [];
   let admitted = queues;

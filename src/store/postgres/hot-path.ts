@@ -80,10 +80,12 @@ CREATE FUNCTION queuectl_move_dependents(changes jsonb, skip bigint[]) RETURNS v
    WHERE j.seq = d.seq AND d.delta <> 0
 $$;
 
--- Per row, and only for a row that enters or leaves completed: most updates are claims.
+-- Per row, and only for a row that enters or leaves completed: most updates are claims. One
+-- probe of the index on after (a plan the function keeps) finds its dependents, if any.
 CREATE FUNCTION queuectl_dependents_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM queuectl_move_dependents(jsonb_build_array(jsonb_build_object('id', NEW.id, 'delta', CASE WHEN NEW.state = 'completed' THEN -1 ELSE 1 END)), '{}');
+  UPDATE queuectl_jobs SET blocked = blocked + CASE WHEN NEW.state = 'completed' THEN -1 ELSE 1 END
+   WHERE doc ? 'after' AND NOT archived AND doc->'after' ? NEW.id AND id <> NEW.id;
   RETURN NULL;
 END
 $$;
