@@ -71,7 +71,7 @@ export interface ClaimRequest {
 }
 
 /** How long a claim waits for the rows it skipped: a concurrent claim commits within milliseconds. */
-const SKIPPED_WAIT_MS = 250;
+const SKIPPED_WAIT_MS = 1_000;
 const LOCK_NOT_AVAILABLE = '55P03';
 
 const ahead = (rank: Rank, bar: Rank | null) => bar === null || rank[0] > bar[0] || (rank[0] === bar[0] && rank[1] < bar[1]);
