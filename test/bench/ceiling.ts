@@ -47,7 +47,14 @@ async function child(dir: string, url: string | null): Promise<void> {
   await new Promise((resolve) => process.stdin.once('data', resolve));
   process.stdin.destroy();
   for (;;) {
-    const outcome = await store.turn({ finished: held.map(completedOf), interrupted: [], released: [], placed: [], self, workers, waiting: 0, holding: [], cron: null, broken: new Map() });
+    let outcome;
+    try {
+      outcome = await store.turn({ finished: held.map(completedOf), interrupted: [], released: [], placed: [], self, workers, waiting: 0, holding: [], cron: null, broken: new Map() });
+    } catch (error) {
+      // As the supervisor does: a turn that failed (a deadlock with another) is taken again.
+      process.stderr.write(`turn failed, again: ${(error as Error).message}\n`);
+      continue;
+    }
     turns++;
     if (held.length === 0 && outcome.claimed.length === 0) break;
     held = outcome.claimed;

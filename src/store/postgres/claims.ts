@@ -91,12 +91,14 @@ async function settleSkipped(client: ClientBase, request: ClaimRequest, first: R
   await client.query(`SAVEPOINT settle; SET LOCAL lock_timeout = '${SKIPPED_WAIT_MS}ms'`);
   try {
     await client.query(`SELECT seq ${AHEAD} FOR KEY SHARE`, params);
-    await client.query('RELEASE SAVEPOINT settle; SET LOCAL lock_timeout = DEFAULT');
   } catch (error) {
     if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
     await client.query('ROLLBACK TO SAVEPOINT settle');
     return request.bar;
   }
+  // Only the wait was wanted: the shared locks go (a claim holding them could make a later
+  // result of their new owner wait for it), and so does the lock timeout.
+  await client.query('ROLLBACK TO SAVEPOINT settle');
   const bar = await client.query<{ bar: [number, string] }>(BAR, [request.supervisorId, request.now, WAIT_FOR_OTHERS_MS / 1000]);
   const row = bar.rows[0]?.bar;
   return row ? [row[0], Number(row[1])] : null;
