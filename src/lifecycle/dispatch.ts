@@ -96,6 +96,13 @@ export function waitingElsewhere(self: SupervisorId, now: Date): (job: Job) => b
     now.getTime() - Date.parse(job.started_at ?? '') < WAIT_FOR_OTHERS_MS;
 }
 
+/** The queue-settings entry of `queue pause` with no name: every queue is paused. */
+export const EVERY_QUEUE = '*';
+
+export function everyQueuePaused(queues: Queues | undefined): boolean {
+  return queues?.[EVERY_QUEUE]?.paused === true;
+}
+
 export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; claimed: Job[]; events: Event[] } {
   const byId = new Map(jobs.map((job, index) => [job.id, index]));
   const next = [...jobs];
@@ -141,10 +148,31 @@ export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; cla
     events.push({ kind: 'blocked', job });
   }
 
-  const limit = turn.workers.length + turn.waiting;
+  const limit = everyQueuePaused(turn.queues) ? 0 : turn.workers.length + turn.waiting;
   const claimed = pickDue(next, now, limit, { held: waitingElsewhere(turn.self, now), admit: admitter(turn.queues) }).map((job, i) =>
     claimJob(job, { ...turn.self, worker: turn.workers[i] ?? WAITING }, now),
   );
   for (const job of claimed) next[byId.get(job.id) as number] = job;
   return { jobs: next, claimed, events };
+}
+
+/** [priority, position in creation order]: the same ordering as `byPriority`. */
+export type Rank = readonly [number, number];
+
+/**
+ * Where a supervisor's held jobs stand, read from the jobs in creation order: each held job
+ * with its rank, and the rank of the first job in start order that waits to start at another
+ * supervisor (nothing behind it may start here), or null.
+ */
+export function standing(jobs: readonly Job[], holding: readonly string[], self: SupervisorId, now: Date): { holding: Map<string, { job: Job; rank: Rank }>; bar: Rank | null } {
+  const wanted = new Set(holding);
+  const elsewhere = waitingElsewhere(self, now);
+  const held = new Map<string, { job: Job; rank: Rank }>();
+  let bar: Rank | null = null;
+  for (const [index, job] of jobs.entries()) {
+    const rank: Rank = [job.priority, index];
+    if (wanted.has(job.id)) held.set(job.id, { job, rank });
+    else if (elsewhere(job) && (bar === null || job.priority > bar[0])) bar = rank;
+  }
+  return { holding: held, bar };
 }

@@ -2,11 +2,15 @@
  * The store seam: every command, the supervisor and the dashboard reach the queue through one
  * `Store`, chosen once at start-up by `openStore`. The JSON file under `.queuectl/` is the
  * default; `QUEUECTL_DATABASE_URL` selects PostgreSQL (`open.ts`), for supervisors on several hosts. Both
- * apply the same pure lifecycle functions: a change is always `transact(fn)` with a synchronous
- * `fn` over the jobs as they are now, under the backend's own serialization.
+ * apply the same pure lifecycle functions. The hot paths are operations that cost what they
+ * touch (`enqueue`, a supervisor's `turn`, `lostJobs`); whole-queue and admin changes are
+ * `transact(fn)` with a synchronous `fn` over the live jobs as they are now.
  */
 import type { Config, SettingKey, SettingSource } from '../lifecycle/config.ts';
+import type { Claim, Event, Finished, Interrupted, Rank, SupervisorId } from '../lifecycle/dispatch.ts';
 import type { Job } from '../lifecycle/job.ts';
+import type { CronRules } from '../lifecycle/schedule.ts';
+import type { QueueError } from '../lifecycle/error.ts';
 import type { JobDefaults, JobsDocument } from '../lifecycle/jobfile/document.ts';
 import type { ProcessIdentity } from '../system/proc.ts';
 import type { Home } from './home.ts';
@@ -49,6 +53,59 @@ export type StopRequest = 'drain' | 'force';
 export interface Change {
   own: boolean;
   stop: boolean;
+}
+
+/** What a supervisor brings to one turn: its results since the last, and what it can take. */
+export interface TurnRequest {
+  self: SupervisorId;
+  finished: readonly Finished[];
+  interrupted: readonly Interrupted[];
+  /** Claims handed back unstarted. */
+  released: readonly Claim[];
+  /** Waiting claims that have since been sent to this worker. */
+  placed: readonly (Claim & { worker: number })[];
+  /** Free workers, each to get one claim now; empty while draining. */
+  workers: readonly number[];
+  /** How many more jobs to claim to wait at the supervisor. */
+  waiting: number;
+  /** The jobs whose claims this supervisor holds (running or waiting): the outcome says where each stands. */
+  holding: readonly string[];
+  /** The cron rules, once loaded: a turn fires due schedules only with them. */
+  cron: CronRules | null;
+  /** Schedules known to be broken (name → `cron tz`): not due until a hand edit changes them. */
+  broken: ReadonlyMap<string, string>;
+}
+
+export interface TurnOutcome {
+  /** The jobs claimed, in start order; worker 0: to wait at the supervisor. */
+  claimed: Job[];
+  events: Event[];
+  /** The settings in force, for the claimed jobs' runs. */
+  config: Config;
+  fired: Job[];
+  broken: { name: string; error: string; spec: string }[];
+  /** The held jobs as they are now, with their ranks; a job not here is gone from the store. */
+  holding: Map<string, { job: Job; rank: Rank }>;
+  /** The first job in start order that waits to start at another supervisor: nothing behind it starts here. */
+  bar: Rank | null;
+  /** When the next waiting job or schedule falls due (epoch ms), or null. */
+  nextDue: number | null;
+  /** A schedule is due, but the turn had no cron rules to fire it with. */
+  firing: boolean;
+}
+
+export interface EnqueueOptions {
+  /** The error for a job whose id is taken by a live job (the command names the line). */
+  taken?: (job: Job, other: Job) => QueueError;
+}
+
+export interface Enqueued {
+  /** The jobs as stored: those whose dependency has already ended are cancelled (`enqueueDependents`). */
+  jobs: Job[];
+  /** Those of them cancelled at once, their dependency named in `last_error`. */
+  ended: Job[];
+  /** Queues that no job and no setting named before: worth a word, since a typo makes one. */
+  newQueues: string[];
 }
 
 /** A supervisor's entry in the store while it runs. */
@@ -95,6 +152,20 @@ export interface Store extends StoreReads {
    * change, and the settings in force; whatever it leaves in `doc` is committed.
    */
   transact<T>(fn: (doc: JobsDocument, config: Config, tx: Transaction) => T, options?: TransactOptions): Promise<T>;
+
+  /**
+   * Adds new jobs, all or none: a live job with the same id is a conflict; dependencies are
+   * checked against the jobs they name (`enqueueDependents`), and only those are read.
+   */
+  enqueue(jobs: readonly Job[], options?: EnqueueOptions): Promise<Enqueued>;
+  /**
+   * One supervisor turn, in one commit: records the results (each fenced by its claim), fires
+   * due schedules, ends the dependents of jobs that ended dead or cancelled, and claims the best
+   * due jobs for the free workers in start order, within queue limits, pauses and dependencies.
+   */
+  turn(request: TurnRequest): Promise<TurnOutcome>;
+  /** The processing jobs whose claim is lost (its supervisor is gone, or its lease ran out): what recovery takes back. */
+  lostJobs(): Promise<Job[]>;
 
   /** Makes the store ready for a process that works in it for long (a supervisor). */
   prepare(): Promise<void>;

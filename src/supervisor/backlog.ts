@@ -14,8 +14,7 @@ export interface Waiting {
   config: Config;
 }
 
-/** Where a job stands in start order within one jobs.json: [priority, position in the file]. */
-type Rank = [number, number];
+import type { Rank } from '../lifecycle/dispatch.ts';
 
 const before = (a: Rank, b: Rank) => a[0] > b[0] || (a[0] === b[0] && a[1] < b[1]);
 
@@ -33,20 +32,12 @@ export class Backlog {
   }
 
   /**
-   * Puts the waiting jobs in start order as of `jobs` (the latest jobs.json), and notes the first
-   * job there that waits at another supervisor: nothing behind it may start here.
+   * Puts the waiting jobs in start order as the store ranks them now, and notes `bar`, the first
+   * job in start order that waits at another supervisor: nothing behind it may start here.
    */
-  reorder(jobs: readonly Job[], waitingElsewhere: (job: Job) => boolean): void {
-    const mine = new Map(this.items.map((item) => [item.job.id, item]));
-    this.bar = null;
-    // One pass over a file that may hold many finished jobs: only claims matter here.
-    for (const [index, job] of jobs.entries()) {
-      if (job.state !== 'processing') continue;
-      const rank: Rank = [job.priority, index];
-      const item = mine.get(job.id);
-      if (item) item.rank = rank;
-      else if (waitingElsewhere(job) && (this.bar === null || before(rank, this.bar))) this.bar = rank;
-    }
+  reorder(ranks: ReadonlyMap<string, Rank>, bar: Rank | null): void {
+    for (const item of this.items) item.rank = ranks.get(item.job.id) ?? item.rank;
+    this.bar = bar;
     this.items.sort((a, b) => (before(a.rank, b.rank) ? -1 : before(b.rank, a.rank) ? 1 : 0));
   }
 

@@ -5,6 +5,7 @@
  * its predecessor's number.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { CRASH_LIMIT, CRASH_WINDOW_MS, SLOW_REPLACEMENT_MS } from './knobs.ts';
 import { fileURLToPath } from 'node:url';
 import type { Owner } from '../lifecycle/job.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
@@ -38,8 +39,6 @@ export interface PoolEvents {
   died(slot: Slot, running: Assignment | null, how: string): void;
 }
 
-/** Five deaths within this window mean something is broken: replacements slow down. */
-const CRASH_WINDOW_MS = 10_000;
 
 function workerEntry(): { exec: string; execArgv: string[] } {
   const url = import.meta.url;
@@ -127,7 +126,7 @@ export class Pool {
   private replace(slot: Slot): void {
     const now = Date.now();
     this.deaths = [...this.deaths.filter((at) => now - at < CRASH_WINDOW_MS), now];
-    const delay = this.deaths.length >= 5 ? 1_000 : 0;
+    const delay = this.deaths.length >= CRASH_LIMIT ? SLOW_REPLACEMENT_MS : 0;
     setTimeout(() => {
       if (!this.closing && !slot.worker) this.fork(slot);
     }, delay).unref();

@@ -6,44 +6,25 @@
  * (a directory watch), when a worker reports, when the next scheduled job falls due, and on a
  * slow poll.
  */
-import fs from 'node:fs';
 import { Backlog, type Waiting } from './backlog.ts';
 import type { Config } from '../lifecycle/config.ts';
-import { backoffPolicy } from '../lifecycle/backoff.ts';
-import { holdsClaim, takeTurn, waitingElsewhere, WAITING, type Claim, type Finished, type Interrupted, type Turn } from '../lifecycle/dispatch.ts';
+import { holdsClaim, WAITING, type Claim, type Finished, type Interrupted, type Turn } from '../lifecycle/dispatch.ts';
 import { parseDuration } from '../lifecycle/duration.ts';
 import { QueueError } from '../lifecycle/error.ts';
 import { failpoint } from '../system/failpoint.ts';
 import { logFile } from './joblog.ts';
-import { nextDueTime, pickDue, type Job, type Owner } from '../lifecycle/job.ts';
-import type { JobsDocument } from '../lifecycle/jobfile/document.ts';
+import type { Job, Owner } from '../lifecycle/job.ts';
 import { loadCron } from '../lifecycle/cron.ts';
-import { fireSchedules, isScheduleDue, nextFiringTime, scheduleSpec, type CronRules } from '../lifecycle/schedule.ts';
-import { admitter, hasBlocked } from '../lifecycle/workflow.ts';
+import type { CronRules } from '../lifecycle/schedule.ts';
 import { Pool, type Assignment, type Slot } from './pool.ts';
 import { HOST, selfIdentity, type ProcessIdentity } from '../system/proc.ts';
 import { killRun, logCrashes, OrphanWatch, runMarkers } from './recovery.ts';
-import type { Phase, Registration, StopRequest, Store, SupervisorRecord } from '../store/store.ts';
+import type { Phase, Registration, StopRequest, Store, SupervisorRecord, TurnOutcome, TurnRequest } from '../store/store.ts';
 import { describeEvent, describeStart } from './supervisor-log.ts';
+import { WorkerLines } from './worker-lines.ts';
+import { BATCH_MS, HAND_BACK_AFTER_MS, MAX_WAITING, POLL_MS, RECOVER_EVERY_MS } from './knobs.ts';
 
-/**
- * While runs are short, at most this many jobs per worker wait claimed at the supervisor. Measured
- * on 1,000 `true` jobs with 4 workers (bare spawn loop: 1.3 s): 3 drained them in 4.1 s, 6 in
- * 3.5 s, 10 in 3.0 s; each commit claims more, and there are fewer commits.
- */
-const MAX_WAITING = 16;
-
-/**
- * Claimed jobs wait for a worker at most about this long: when every worker has been busy for
- * longer, they are handed back for another supervisor's workers to take.
- */
-export const HAND_BACK_AFTER_MS = 100;
-
-/** How long a turn may wait to record more results in one commit while every worker has its next job waiting. */
-const BATCH_MS = 10;
-
-/** The slow safety poll; also how often dead supervisors' jobs are looked for. */
-const POLL_MS = 1_000;
+export { HAND_BACK_AFTER_MS } from './knobs.ts';
 
 export interface SupervisorOptions {
   store: Store;
@@ -84,6 +65,14 @@ export class Supervisor {
   private killing = 0;
   /** Schedules whose hand-edited expression or zone cannot be read, by name → `cron tz`: not fired until that changes. */
   private brokenSchedules = new Map<string, string>();
+  /** When lost claims were last looked for; `lost`: what that found. */
+  private recoveredAt = 0;
+  private lost: Job[] = [];
+  /** Our claims as the store last gave them, until their results are recorded: what a crash is logged against. */
+  private readonly claims = new Map<string, Job>();
+  /** Loaded once a schedule is due. */
+  private cron: CronRules | null = null;
+  private readonly lines = new WorkerLines((line) => this.log(line));
   /** A moving average of how long runs take; null until one has finished. */
   private typicalRunMs: number | null = null;
 
@@ -96,8 +85,9 @@ export class Supervisor {
         this.fill();
         this.wake();
       },
-      started: (slot, job) => this.log(`job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
-      finished: (_slot, job, message) => {
+      started: (slot, job) => this.lines.started(slot.index, job.id, `job ${job.id} started on worker ${slot.index}${job.pid ? ` (pid ${job.pid})` : ''}`),
+      finished: (slot, job, message) => {
+        this.lines.ended(slot.index, job.id);
         this.finished.push({ id: job.id, owner: job.owner, started_at: job.started_at, result: message.result, interrupted: message.interrupted });
         const took = Date.parse(message.result.finished_at) - Date.parse(message.result.started_at);
         this.typicalRunMs = this.typicalRunMs === null ? took : 0.8 * this.typicalRunMs + 0.2 * took;
@@ -321,75 +311,67 @@ export class Supervisor {
     })();
   }
 
-  private async snapshot(): Promise<{ doc: JobsDocument; lost: Set<string> } | null> {
+  /**
+   * Recovery: the store's lost claims (their supervisor gone, or their lease run out), looked for
+   * on the slow poll rather than on every turn. Their leftover processes are stopped first; those
+   * with none left are taken back in the next turn.
+   */
+  private async recover(): Promise<void> {
+    if (Date.now() - this.recoveredAt < RECOVER_EVERY_MS) return;
+    this.recoveredAt = Date.now();
     try {
-      const doc = await this.store.readJobs();
-      return { doc, lost: await this.store.lostClaims(doc.jobs) };
+      this.lost = await this.store.lostJobs();
     } catch (error) {
-      this.report(error);
-      return null;
+      this.recoveredAt = 0;
+      return this.report(error);
     }
+    const lost = new Set(this.lost.map((job) => job.id));
+    const ready = this.orphans.scan(this.lost, lost, Date.now(), (line) => this.log(line));
+    this.interrupted.push(...ready.filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
   }
 
-  private async turn(): Promise<void> {
-    const snapshot = await this.snapshot();
-    if (snapshot === null) return;
-    const { doc, lost } = snapshot;
-    const jobs = doc.jobs;
-    const now = this.store.now();
-    const firing = (doc.schedules ?? []).some((schedule) => isScheduleDue(schedule, now) && this.brokenSchedules.get(schedule.name) !== scheduleSpec(schedule));
-    // The cron library is loaded only once a schedule is due (and before the free workers are
-    // counted: nothing may take them meanwhile); the transaction itself is synchronous.
-    const cron: CronRules | null = firing ? await loadCron() : null;
-    const elsewhere = waitingElsewhere(this.self, now);
-    this.revokeLost(jobs);
-    this.backlog.reorder(jobs, elsewhere);
-    this.fill();
-    this.interrupted.push(...this.orphans.scan(jobs, lost, Date.now(), (line) => this.log(line)).filter((orphan) => !this.interrupted.some((known) => known.id === orphan.id)));
-    const running = this.phase === 'running';
-    const workers = running ? this.pool.free() : [];
-    const waiting = running ? Math.max(0, this.openings(Date.now()) - workers.length) : 0;
-    const work = this.finished.length + this.interrupted.length + this.released.length + this.placed.length;
-    const startable = workers.length + waiting > 0 && pickDue(jobs, now, 1, { held: elsewhere, admit: admitter(doc.queues) }).length > 0;
-    if (work === 0 && !firing && !startable && !hasBlocked(jobs)) return this.scheduleDue(doc);
+  /** The ids of the jobs this supervisor holds: running on a worker, or waiting here. */
+  private holding(): string[] {
+    return [...this.pool.busy().map((slot) => (slot.job as Assignment).id), ...this.backlog.jobs().map((job) => job.id)];
+  }
 
-    // A worker that dies on receiving its job counts as a crash even before the job started (a
-    // poison pill may kill it there); a claim of a dead supervisor that never started is handed back.
-    // Only this host has the log that tells whether a run started: another host's counts as started.
+  /**
+   * A worker that dies on receiving its job counts as a crash even before the job started (a
+   * poison pill may kill it there); a claim of a dead supervisor that never started is handed back.
+   * Only this host has the log that tells whether a run started: another host's counts as started.
+   */
+  private sortCrashes(): void {
     const local = this.interrupted.filter((item) => item.owner?.host === HOST);
-    const neverStarted = logCrashes(this.store.home, jobs, local, now, (line) => this.log(line));
+    const known = [...this.lost, ...this.claims.values()];
+    const neverStarted = logCrashes(this.store.home, known, local, this.store.now(), (line) => this.log(line));
     for (const crashed of this.interrupted.filter((item) => item.orphan && neverStarted.has(item.id))) {
       this.log(`job ${crashed.id}: ${crashed.reason} before its run started; back to pending`);
       this.released.push({ id: crashed.id, owner: crashed.owner as Owner, started_at: crashed.started_at as string, quiet: true });
     }
     this.interrupted = this.interrupted.filter((item) => !(item.orphan && neverStarted.has(item.id)));
-    const turn: Turn = {
+  }
+
+  private async turn(): Promise<void> {
+    await this.recover();
+    this.sortCrashes();
+    const running = this.phase === 'running';
+    const workers = running ? this.pool.free().filter((slot) => !this.reserved.has(slot)) : [];
+    const request: TurnRequest = {
       finished: [...this.finished],
       interrupted: [...this.interrupted],
       released: [...this.released],
       placed: [...this.placed],
       self: this.self,
       workers: workers.map((slot) => slot.index),
-      waiting,
-      backoffBase: 0,
+      waiting: running ? Math.max(0, this.openings(Date.now()) - workers.length) : 0,
+      holding: this.holding(),
+      cron: this.cron,
+      broken: this.brokenSchedules,
     };
     for (const slot of workers) this.reserved.add(slot);
-    let outcome;
-    let config: Config;
+    let outcome: TurnOutcome;
     try {
-      outcome = await this.store.transact((fresh, settings) => {
-        config = settings;
-        const at = this.store.now();
-        // Firings are decided on the fresh read under the lock, and committed with the schedules they advance.
-        const fired = cron && fresh.schedules ? fireSchedules(fresh.schedules, fresh.jobs, cron, at) : null;
-        if (fired) {
-          fresh.schedules = fired.schedules;
-          fresh.jobs.push(...fired.added);
-        }
-        const result = takeTurn(fresh.jobs, { ...turn, backoffBase: backoffPolicy(settings, Math.random), queues: fresh.queues }, at);
-        fresh.jobs = result.jobs;
-        return { ...result, fired: fired?.added ?? [], broken: fired?.broken ?? [], schedules: fresh.schedules };
-      });
+      outcome = await this.store.turn(request);
     } catch (error) {
       this.reserved.clear();
       this.fill();
@@ -398,40 +380,58 @@ export class Supervisor {
     failpoint('after-turn-commit');
     this.lastError = '';
     this.reserved.clear();
-    this.finished.splice(0, turn.finished.length);
-    this.interrupted.splice(0, turn.interrupted.length);
-    this.placed.splice(0, turn.placed.length);
-    const quiet = new Set(this.released.slice(0, turn.released.length).filter((item) => item.quiet).map((item) => item.id));
-    this.released.splice(0, turn.released.length);
+    this.settle(request, outcome);
+    if (outcome.firing && this.cron === null) {
+      // The cron library is loaded only once a schedule is due; the next turn fires it.
+      this.cron = await loadCron();
+      this.again = true;
+    }
+    this.revokeLost(outcome.holding);
+    for (const [id, { job }] of outcome.holding) if (this.claims.has(id)) this.claims.set(id, job);
+    const later: Waiting[] = [];
+    for (const job of outcome.claimed) {
+      this.claims.set(job.id, job);
+      const worker = (job.owner as Owner).worker;
+      // A drain or force that began while this turn waited for the store starts nothing new.
+      if (worker === WAITING || this.phase !== 'running') later.push({ job, config: outcome.config });
+      else this.send(this.pool.slots[worker - 1] as Slot, job, outcome.config);
+    }
+    this.backlog.add(later);
+    // A drain that began while this turn was committing takes back what would only wait.
+    if (this.phase !== 'running') this.handBack();
+    this.backlog.reorder(new Map([...outcome.holding].map(([id, held]) => [id, held.rank])), outcome.bar);
+    this.fill();
+    this.scheduleDue(outcome.nextDue);
+  }
+
+  /** What a committed turn settles: the results it took are done with, and it is said in the log. */
+  private settle(request: TurnRequest, outcome: TurnOutcome): void {
+    this.finished.splice(0, request.finished.length);
+    this.interrupted.splice(0, request.interrupted.length);
+    this.placed.splice(0, request.placed.length);
+    const quiet = new Set(this.released.slice(0, request.released.length).filter((item) => item.quiet).map((item) => item.id));
+    this.released.splice(0, request.released.length);
+    for (const item of [...request.finished, ...request.interrupted, ...request.released]) this.claims.delete(item.id);
     for (const job of outcome.fired) this.log(`schedule ${job.schedule} fired: enqueued job ${job.id}`);
     for (const { name, error, spec: expression } of outcome.broken) {
       if (this.brokenSchedules.get(name) !== expression) this.log(`schedule ${name} cannot fire: ${error}; fix its "cron" or "tz" in jobs.json, or remove it`);
       this.brokenSchedules.set(name, expression);
     }
-    for (const event of outcome.events) if (!(event.kind === 'released' && quiet.has(event.job.id))) this.log(describeEvent(event, this.store.now()));
-    const later: Waiting[] = [];
-    for (const job of outcome.claimed) {
-      const worker = (job.owner as Owner).worker;
-      // A drain or force that began while this turn waited for the lock starts nothing new.
-      if (worker === WAITING || this.phase !== 'running') later.push({ job, config: config! });
-      else this.send(this.pool.slots[worker - 1] as Slot, job, config!);
+    for (const event of outcome.events) {
+      const line = event.kind === 'released' && quiet.has(event.job.id) ? '' : describeEvent(event, this.store.now());
+      this.lines.recorded(event.kind === 'ignored' ? event.id : event.job.id, line);
     }
-    this.backlog.add(later);
-    // A drain that began while this turn was committing takes back what would only wait.
-    if (this.phase !== 'running') this.handBack();
-    this.backlog.reorder(outcome.jobs, waitingElsewhere(this.self, this.store.now()));
-    this.fill();
-    this.scheduleDue({ ...doc, jobs: outcome.jobs, schedules: outcome.schedules });
+    // A result the turn said nothing of holds up no worker's lines.
+    for (const item of request.finished) this.lines.recorded(item.id, '');
   }
 
   /**
-   * A job we hold that jobs.json no longer gives us (cancelled, or edited by hand) must not run on:
+   * A job we hold that the store no longer gives us (cancelled, or edited by hand) must not run on:
    * a waiting one is dropped, a running one stopped. Its result will not be recorded.
    */
-  private revokeLost(jobs: readonly Job[]): void {
-    const byId = new Map(jobs.map((job) => [job.id, job]));
+  private revokeLost(holding: TurnOutcome['holding']): void {
     const lost = (id: string, owner: Owner | null, startedAt: string | null): string | null => {
-      const job = byId.get(id);
+      const job = holding.get(id)?.job;
       if (job && holdsClaim(job, owner, startedAt)) return null;
       return job ? `is now ${job.state}` : 'is no longer in jobs.json';
     };
@@ -441,13 +441,14 @@ export class Supervisor {
       if (!what) continue;
       held.revoked = true;
       this.log(`job ${held.id} ${what}: stopping its run on worker ${slot.index}`);
-      const why = byId.get(held.id)?.state === 'cancelled' ? 'cancelled' : `the job ${what}`;
+      const why = holding.get(held.id)?.job.state === 'cancelled' ? 'cancelled' : `the job ${what}`;
       this.pool.send(slot, { type: 'revoke', id: held.id, why });
     }
     for (const job of this.backlog.jobs()) {
       const what = lost(job.id, job.owner, job.started_at);
       if (!what) continue;
       this.backlog.remove(job.id);
+      this.claims.delete(job.id);
       this.log(`job ${job.id} ${what}: dropped before it started`);
     }
   }
@@ -477,11 +478,9 @@ export class Supervisor {
   }
 
   /** Wakes when the earliest scheduled or retrying job, or a schedule's next firing, falls due. */
-  private scheduleDue(doc: JobsDocument): void {
+  private scheduleDue(next: number | null): void {
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = null;
-    const times = [nextDueTime(doc.jobs), nextFiringTime(doc.schedules)].filter((time) => time !== null);
-    const next = times.length === 0 ? null : Math.min(...times);
     if (next === null || this.phase !== 'running') return;
     const delay = next - this.store.now().getTime();
     if (delay > 0 && delay < POLL_MS) this.dueTimer = setTimeout(() => this.wake(), delay + 1);

@@ -5,7 +5,7 @@ import { migrate, MIGRATIONS, schemaVersion, type Migration } from '../../src/st
 import { pgSuite, withClient } from '../support/postgres.ts';
 import { race } from '../support/postgres-race.ts';
 
-const TABLES = ['queuectl_config', 'queuectl_jobs', 'queuectl_meta', 'queuectl_schema', 'queuectl_supervisors'];
+const TABLES = ['queuectl_config', 'queuectl_jobs', 'queuectl_meta', 'queuectl_queues', 'queuectl_schema', 'queuectl_supervisors'];
 const LATEST = MIGRATIONS.at(-1)!.version;
 const VERSIONS = MIGRATIONS.map((migration) => migration.version);
 
@@ -29,8 +29,8 @@ fromEmpty('creates every table and records every version', async ({ server }) =>
     assert.equal(await tables(client), TABLES);
     assert.is(await schemaVersion(client), LATEST);
     assert.equal((await applied(client)).map((row) => row.version), VERSIONS);
-    const index = await client.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'queuectl_jobs_due'`);
-    assert.match(index.rows[0].indexdef, /\(priority DESC, seq\) INCLUDE \(run_at\) WHERE \(state = ANY \(ARRAY\['pending'::text, 'failed'::text\]\)\)/);
+    const index = await client.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'queuectl_jobs_claim'`);
+    assert.match(index.rows[0].indexdef, /\(priority DESC, seq\) INCLUDE \(run_at, queue\) WHERE \(\(state = ANY \(ARRAY\['pending'::text, 'failed'::text\]\)\) AND \(blocked = 0\) AND \(NOT archived\)\)/);
   });
 });
 

@@ -1,9 +1,7 @@
 import { Option } from 'clipanion';
 import { QueueError, invalid } from '../../lifecycle/error.ts';
-import { createJob, type Job, type NewJob } from '../../lifecycle/job.ts';
+import { createJob, type NewJob } from '../../lifecycle/job.ts';
 import { fullJob } from '../../lifecycle/jobfile/keys.ts';
-import { newQueues } from '../../lifecycle/queue.ts';
-import { enqueueDependents } from '../../lifecycle/workflow.ts';
 import { commandFromWords, envFromFlags, jobFromSpec, parseSpecJson, shellQuote, type Spec } from '../../lifecycle/spec.ts';
 import { readInput } from '../input.ts';
 import { QueueCommand } from './base.ts';
@@ -128,27 +126,12 @@ export class EnqueueCommand extends QueueCommand {
       wheres.set(job.id, where);
       return job;
     });
-    const refuseTaken = (existing: readonly Job[]) => {
-      const byId = new Map(existing.map((job) => [job.id, job]));
-      for (const job of jobs) {
-        const other = byId.get(job.id);
-        if (other) throw new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`);
-      }
-    };
-    const { jobs: created, ended, fresh } = await this.store.transact((doc, _settings, tx) => {
-      refuseTaken(doc.jobs);
-      const added = jobs.map((job) => createJob(job, now));
-      const live = new Map(doc.jobs.map((job) => [job.id, job]));
-      const named = added.flatMap((job) => job.after);
-      // A dependency may have moved to the archive (completed long ago): only then is it read.
-      const archived = named.every((id) => live.has(id) || wheres.has(id)) ? [] : tx.archived;
-      const settled = enqueueDependents(added, new Map([...archived.map((job) => [job.id, job] as const), ...live]), now);
-      const fresh = newQueues(added, doc.jobs, doc.queues);
-      doc.jobs.push(...settled.jobs);
-      return { ...settled, fresh };
-    }, { archive: jobs.flatMap((job) => job.after ?? []) });
+    const { jobs: created, ended, newQueues } = await this.store.enqueue(
+      jobs.map((job) => createJob(job, now)),
+      { taken: (job, other) => new QueueError('conflict', `${prefix(wheres.get(job.id) ?? '')}a job with id "${job.id}" already exists (${other.state}); choose another id`) },
+    );
     // A mistyped --queue makes a queue nobody serves as expected: say so, without refusing.
-    for (const name of fresh) this.context.stderr.write(`queuectl: new queue ${name}\n`);
+    for (const name of newQueues) this.context.stderr.write(`queuectl: new queue ${name}\n`);
     for (const job of ended) this.context.stderr.write(`queuectl: job ${job.id} is cancelled at once (${job.last_error})\n`);
     if (this.asJson) this.json(this.file === undefined ? fullJob(created[0]!) : created.map(fullJob));
     else this.out(created.map((job) => job.id).join('\n'));

@@ -9,7 +9,8 @@ import type { Config } from '../../lifecycle/config.ts';
 import { findJob, type Job } from '../../lifecycle/job.ts';
 import type { JobDefaults, JobsDocument } from '../../lifecycle/jobfile/document.ts';
 import { ensureHome, homeError, type Home } from '../home.ts';
-import type { Change, Registration, Store, SupervisorRecord, TransactOptions } from '../store.ts';
+import type { Change, EnqueueOptions, Registration, Store, SupervisorRecord, TransactOptions, TurnRequest } from '../store.ts';
+import { enqueueJobs, fileTurn, lostFileJobs } from './operations.ts';
 import { ArchiveFollower, readArchive, withArchive } from './archive.ts';
 import { jobDefaults, type StoreContext } from './context.ts';
 import { JobsFile } from './jobs-file.ts';
@@ -103,6 +104,18 @@ export class FileStore implements Store {
 
   transact<T>(fn: JobsChange<T>, options?: TransactOptions): Promise<T> {
     return transactJobs(this.ctx, this.jobsFile, fn, options);
+  }
+
+  enqueue(jobs: readonly Job[], options?: EnqueueOptions) {
+    return enqueueJobs(this, jobs, options);
+  }
+
+  turn(request: TurnRequest) {
+    return fileTurn(this, request);
+  }
+
+  lostJobs() {
+    return lostFileJobs(this);
   }
 
   /** Makes the store, if missing, for a process that works in it for long (a supervisor). */

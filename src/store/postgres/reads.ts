@@ -135,9 +135,16 @@ export class PostgresReads implements StoreReads {
   }
 
   async queueSettings(): Promise<{ queues: Queues; schedules: Schedule[] }> {
-    const rows = await this.withClient(async (client) => (await client.query<{ key: string; value: unknown }>(`SELECT key, value FROM queuectl_meta WHERE key IN ('queues', 'schedules')`)).rows);
-    const value = (key: string) => rows.find((row) => row.key === key)?.value;
-    return { queues: (value('queues') as Queues | undefined) ?? {}, schedules: (value('schedules') as Schedule[] | undefined) ?? [] };
+    // Queue settings are a row per queue (claims lock them); schedules are one JSON value.
+    const row = await this.withClient(async (client) =>
+      (
+        await client.query<{ queues: Queues | null; schedules: Schedule[] | null }>(
+          `SELECT (SELECT jsonb_object_agg(name, jsonb_build_object('parallel', parallel, 'paused', paused) ORDER BY name) FROM queuectl_queues) AS queues,
+                  (SELECT value FROM queuectl_meta WHERE key = 'schedules') AS schedules`,
+        )
+      ).rows[0],
+    );
+    return { queues: row?.queues ?? {}, schedules: row?.schedules ?? [] };
   }
 
   async pageJobs(query: JobQuery, { offset, limit }: { offset: number; limit?: number }): Promise<Job[]> {

@@ -7,6 +7,7 @@
 import type { ClientBase } from 'pg';
 import { QueueError } from '../../lifecycle/error.ts';
 import { DATABASE_URL_VARIABLE, inTransaction } from './connect.ts';
+import { HOT_PATH } from './hot-path.ts';
 
 export interface Migration {
   /** 1, 2, 3 …: a migration, once released, never changes; a new one gets the next number. */
@@ -109,6 +110,7 @@ CREATE INDEX IF NOT EXISTS queuectl_jobs_dependents ON queuectl_jobs (seq) WHERE
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'jobs, config and supervisors', sql: JOBS_CONFIG_SUPERVISORS },
   { version: 2, description: 'archived jobs, queue settings and schedules, forced stops', sql: STORE },
+  { version: 3, description: 'claim index, queue rows, dependency counts', sql: HOT_PATH },
   { version: 4, description: 'the queue column and the indexes of the display reads', sql: READS },
 ];
 
