@@ -45,7 +45,7 @@ function queue(): Job[] {
     job({ id: 'hi', state: 'pending', priority: 5, created_at: ago(550), updated_at: ago(550), run_at: ago(550) }),
     job({ id: 'later', state: 'pending', priority: 9, created_at: ago(540), updated_at: ago(540), run_at: ago(-3600) }),
     job({ id: 'soon', state: 'pending', created_at: ago(530), updated_at: ago(530), run_at: ago(-60) }),
-    job({ id: 'blocked', state: 'pending', created_at: ago(520), updated_at: ago(520), after: ['hi', 'done-0', 'timed'] }),
+    job({ id: 'blocked', state: 'pending', created_at: ago(520), updated_at: ago(520), after: ['hi', 'done-0', 'recent-fail'] }),
     job({ id: 'chained', state: 'pending', queue: 'mail', created_at: ago(510), updated_at: ago(510), after: ['recent-ok'] }),
     job({ id: 'Echo-Mixed', command: 'echo MIXED case', state: 'pending', created_at: ago(500), updated_at: ago(500) }),
     job({ id: 'gone', state: 'dead', queue: 'mail', created_at: ago(490), updated_at: ago(20) }),

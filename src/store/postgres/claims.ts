@@ -132,7 +132,10 @@ export async function claimDue(client: ClientBase, request: ClaimRequest): Promi
     }
   }
   const first = candidates[0];
-  const bar = first ? await settleSkipped(client, request, [first.job.priority, first.seq], names.filter((name) => queues[name]!.paused)) : request.bar;
+  // A claim that holds queue rows never waits for skipped job rows: the claim locking those may be
+  // waiting for these very queue rows (a deadlock). It keeps the bar it was given instead.
+  const holdsQueues = context.length > 0 || admitted !== queues;
+  const bar = first && !holdsQueues ? await settleSkipped(client, request, [first.job.priority, first.seq], names.filter((name) => queues[name]!.paused)) : request.bar;
   candidates = candidates.filter((row) => ahead([row.job.priority, row.seq], bar));
   // Candidates first in start order: pickDue's tie-break is the position in the array.
   const picked = pickDue([...candidates.map((row) => row.job), ...context], request.now, limit, { admit: admitter(admitted) });
