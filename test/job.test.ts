@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffSeconds, byPriority, cancelJob, claimJob, createJob, finishJob, isDue, MAX_RECOVERIES, nextDueTime, pickDue, recoverJob, restartJob, STATES, type RunResult } from '../src/lifecycle/job.ts';
+import { createJob, MAX_RECOVERIES, STATES, type RunResult } from '../src/lifecycle/job.ts';
+import { backoffSeconds, cancelJob, claimJob, finishJob, recoverJob, restartJob } from '../src/lifecycle/transition.ts';
+import { byPriority, isDue, nextDueTime, pickDue } from '../src/lifecycle/start-order.ts';
 import { computeMetrics } from '../src/cli/metrics.ts';
 import { QueueError } from '../src/lifecycle/error.ts';
 import { at, job, T0 } from './support/factory.ts';

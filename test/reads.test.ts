@@ -6,7 +6,8 @@
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { computeActivity } from '../src/lifecycle/activity.ts';
-import { byPriority, isDue, STATES, type Attempt, type Job } from '../src/lifecycle/job.ts';
+import { STATES, type Attempt, type Job } from '../src/lifecycle/job.ts';
+import { byPriority, isDue } from '../src/lifecycle/start-order.ts';
 import { waitingFor } from '../src/lifecycle/workflow.ts';
 import { FileStore } from '../src/store/file/file-store.ts';
 import { resolveHome } from '../src/store/home.ts';

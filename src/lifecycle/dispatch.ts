@@ -9,7 +9,9 @@
  * a job that waits to start elsewhere.
  */
 import type { Backoff } from './backoff.ts';
-import { claimJob, finishJob, pickDue, recoverJob, releaseJob, type Job, type Owner, type RunResult } from './job.ts';
+import type { Job, Owner, RunResult } from './job.ts';
+import { claimJob, finishJob, recoverJob, releaseJob } from './transition.ts';
+import { pickDue } from './start-order.ts';
 import type { Queues } from './queue.ts';
 import { admitter, endBlocked } from './workflow.ts';
 

@@ -4,7 +4,8 @@
  * Pure: the commands read and write through the store.
  */
 import { QueueError } from './error.ts';
-import { recoverJob, type Job } from './job.ts';
+import type { Job } from './job.ts';
+import { recoverJob } from './transition.ts';
 import { FORMAT_VERSION, type JobsDocument } from './jobfile/document.ts';
 
 /** The queue as one document: every job in creation order, nothing counted as archived. */

@@ -4,7 +4,9 @@
  * lifecycle they extend; the supervisor applies them inside its transaction.
  */
 import { invalid } from './error.ts';
-import { cancelJob, isFinished, placeByCreation, restartJob, type Admit, type Job } from './job.ts';
+import { isFinished, placeByCreation, type Job } from './job.ts';
+import { cancelJob, restartJob } from './transition.ts';
+import type { Admit } from './start-order.ts';
 import { admitByQueue, type Queues } from './queue.ts';
 
 /** How the last error of a job ended by its dependency begins: `restart` of that dependency looks for it. */

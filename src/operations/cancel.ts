@@ -4,7 +4,8 @@
  */
 import { parseDuration } from '../lifecycle/duration.ts';
 import { invalid, QueueError } from '../lifecycle/error.ts';
-import { cancelJob, findJob, isFinished, type Owner } from '../lifecycle/job.ts';
+import { findJob, isFinished, type Owner } from '../lifecycle/job.ts';
+import { cancelJob } from '../lifecycle/transition.ts';
 import type { Store } from '../store/store.ts';
 import { killAll, runProcesses } from '../supervisor/recovery.ts';
 import { HOST, isRunning } from '../system/proc.ts';

@@ -2,7 +2,8 @@
  * restart: finished jobs (completed, dead or cancelled) back to pending with a fresh set of runs,
  * all or none, archived ones included; the dependents their failure ended wait for them again.
  */
-import { findJob, placeByCreation, restartJob } from '../lifecycle/job.ts';
+import { findJob, placeByCreation } from '../lifecycle/job.ts';
+import { restartJob } from '../lifecycle/transition.ts';
 import { reviveDependents } from '../lifecycle/workflow.ts';
 import type { Store } from '../store/store.ts';
 import { dependentsToLoad } from './dependents.ts';

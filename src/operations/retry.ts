@@ -3,7 +3,8 @@
  * ended wait for them again, archived ones included.
  */
 import { QueueError } from '../lifecycle/error.ts';
-import { findJob, restartJob, type Job } from '../lifecycle/job.ts';
+import { findJob, type Job } from '../lifecycle/job.ts';
+import { restartJob } from '../lifecycle/transition.ts';
 import { reviveDependents } from '../lifecycle/workflow.ts';
 import type { Store } from '../store/store.ts';
 import { dependentsToLoad } from './dependents.ts';

@@ -1,21 +1,14 @@
 /**
  * Runs one job: `sh -c COMMAND` in the job's directory, in a process group of its own, with its
- * output appended to the job's log file (capped) and its last line kept for `last_error`. A
- * timeout or a kill signals the whole group, never just `sh`.
- *
- * The job writes straight to the log file's descriptor, stdout and stderr alike: no pipes, no
- * copying through this process, and nothing to drain once `sh` has exited. Measured on 1,000
- * `true` jobs, two pipes per job cost about a tenth of a bare spawn loop's throughput. So the cap
- * is kept by cutting the file back (while the job runs and when it ends), and the last line is
- * read back from the file.
+ * output appended to the job's log file (capped, see runner-log.ts) and its last line kept for
+ * `last_error`. A timeout or a kill signals the whole group, never just `sh`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { RunResult } from '../lifecycle/job.ts';
 import { signalGroup } from '../system/proc.ts';
 import { killMarked } from './recovery.ts';
-import { endMarker, interruptedMarker, setAsideOlderLog, startMarker } from './joblog.ts';
+import { closeRunLog, openRunLog, type RunLog } from './runner-log.ts';
 
 export interface RunRequest {
   id: string;
@@ -49,54 +42,11 @@ export interface Run {
   kill(): void;
 }
 
-/** How much of the end of the output is read back for the last line. */
-const TAIL_BYTES = 4096;
 /**
  * While a job runs, how often its log is cut back to the cap: a job that writes faster than the
  * disk can take it still leaves at most this long's worth beyond the cap, briefly.
  */
 const CAP_CHECK_MS = 100;
-
-function lastLine(text: string): string | null {
-  const line = text.split('\n').map((part) => part.trim()).filter(Boolean).at(-1);
-  return line ? line.slice(0, 300) : null;
-}
-
-/**
- * A run's output in its log file: everything from `start` on, written by the job itself through
- * an inherited descriptor opened for append.
- */
-class Output {
-  private cut = false;
-
-  constructor(
-    private readonly fd: number,
-    private readonly start: number,
-    private readonly maxBytes: number,
-  ) {}
-
-  /** Cuts what lies beyond the cap; the job's next writes append at the new end and are cut next time. */
-  cap(): void {
-    if (fs.fstatSync(this.fd).size - this.start <= this.maxBytes) return;
-    fs.ftruncateSync(this.fd, this.start + this.maxBytes);
-    this.cut = true;
-  }
-
-  /**
-   * Ends the output so that a marker can follow on a line of its own; returns its last line, or
-   * null if the output was cut (its last line is gone).
-   */
-  close(): string | null {
-    this.cap();
-    const end = fs.fstatSync(this.fd).size;
-    const length = Math.min(TAIL_BYTES, end - this.start);
-    const tail = Buffer.alloc(Math.max(0, length));
-    if (length > 0) fs.readSync(this.fd, tail, 0, length, end - length);
-    if (this.cut) fs.writeSync(this.fd, `\n[queuectl: output cut at ${this.maxBytes} bytes]\n`);
-    else if (length > 0 && tail[length - 1] !== 0x0a) fs.writeSync(this.fd, '\n');
-    return this.cut ? null : lastLine(tail.toString('utf8'));
-  }
-}
 
 function workingDirProblem(dir: string): string | null {
   try {
@@ -108,71 +58,78 @@ function workingDirProblem(dir: string): string | null {
   }
 }
 
-export function runJob(request: RunRequest): Run {
-  const startedAt = new Date();
-  // Output can hold secrets (the job's env among them): private, like the rest of the store.
-  fs.mkdirSync(path.dirname(request.logFile), { recursive: true, mode: 0o700 });
-  setAsideOlderLog(request.logFile, request.createdAt);
-  // Opened for reading too: the last line and the last byte are read back through it.
-  const log = fs.openSync(request.logFile, 'a+', 0o600);
-  fs.writeSync(log, startMarker(request.attempt, startedAt, request.command));
-  const output = new Output(log, fs.fstatSync(log).size, request.logMaxBytes);
+/** How a run ended, before its times and last line are added. */
+type Ending = Omit<RunResult, 'started_at' | 'finished_at' | 'stderr_tail'>;
 
-  /** `tail` is the output's last line, read back once the output has ended. */
-  const finish = (result: Omit<RunResult, 'started_at' | 'finished_at' | 'stderr_tail'>, interrupted: string | null = null): RunResult => {
-    const finishedAt = new Date();
-    const how = result.error ?? (result.timed_out ? `timed out after ${request.timeoutText}` : result.signal ? `signal ${result.signal}` : `exit code ${result.exit_code}`);
-    const took = finishedAt.getTime() - startedAt.getTime();
-    const tail = output.close();
-    fs.writeSync(log, interrupted === null ? endMarker(request.attempt, finishedAt, how, took) : interruptedMarker(request.attempt, finishedAt, interrupted, took));
-    fs.closeSync(log);
-    return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result, stderr_tail: result.exit_code === 0 ? null : tail };
-  };
+/** Closes the run's log with its end marker and makes the result; `interrupted` says why it was cut short. */
+function finish(request: RunRequest, log: RunLog, startedAt: Date, result: Ending, interrupted: string | null = null): RunResult {
+  const finishedAt = new Date();
+  const how = result.error ?? (result.timed_out ? `timed out after ${request.timeoutText}` : result.signal ? `signal ${result.signal}` : `exit code ${result.exit_code}`);
+  const took = finishedAt.getTime() - startedAt.getTime();
+  const tail = closeRunLog(log, request.attempt, finishedAt, took, how, interrupted);
+  return { started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), ...result, stderr_tail: result.exit_code === 0 ? null : tail };
+}
 
-  // spawn would blame /bin/sh (ENOENT) for a missing directory; waiting will not create it.
-  const missing = workingDirProblem(request.cwd);
-  if (missing !== null) {
-    const result = finish({ exit_code: null, signal: null, timed_out: false, error: missing, permanent: true });
-    return { pid: null, startedAt: startedAt.getTime(), result: Promise.resolve(result), interrupt: () => false, kill() {} };
-  }
-
-  const child = spawn('/bin/sh', ['-c', request.command], {
+/** `sh -c COMMAND` as the leader of a process group of its own, writing to the log. */
+function spawnGroup(request: RunRequest, log: RunLog): ChildProcess {
+  return spawn('/bin/sh', ['-c', request.command], {
     cwd: request.cwd,
     detached: true,
-    stdio: ['ignore', log, log],
+    stdio: ['ignore', log.fd, log.fd],
     env: { ...process.env, ...request.jobEnv, ...request.env },
   });
-  const pid = child.pid ?? null;
-  // A short job is over before the first look: only a long one pays for it.
-  const capTimer = setInterval(() => output.cap(), CAP_CHECK_MS);
+}
 
-  let timedOut = false;
+/** A run's timeout and kill: SIGTERM to the group, SIGKILL after the grace period. */
+class Stopper {
+  timedOut = false;
   /** Why the run was cut short, if it was. */
-  let interrupted: string | null = null;
-  let exited = false;
-  let graceTimer: NodeJS.Timeout | null = null;
-  const stop = () => {
-    if (pid === null || graceTimer) return;
-    signalGroup(pid, 'SIGTERM');
-    graceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), request.killGraceMs);
-  };
-  const timeoutTimer =
-    request.timeoutMs === null
-      ? null
-      : setTimeout(() => {
-          if (interrupted === null) timedOut = true;
-          stop();
-        }, request.timeoutMs);
-  // A run whose command has already exited is not cut short: its own result stands.
-  const interrupt = (why: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
-    if (pid === null || exited) return false;
-    interrupted ??= why;
-    if (signal === 'SIGKILL') signalGroup(pid, 'SIGKILL');
-    else stop();
-    return true;
-  };
+  interrupted: string | null = null;
+  exited = false;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private readonly timeoutTimer: NodeJS.Timeout | null;
 
-  const result = new Promise<RunResult>((resolve) => {
+  constructor(
+    private readonly pid: number | null,
+    private readonly request: RunRequest,
+  ) {
+    this.timeoutTimer =
+      request.timeoutMs === null
+        ? null
+        : setTimeout(() => {
+            if (this.interrupted === null) this.timedOut = true;
+            this.stop();
+          }, request.timeoutMs);
+  }
+
+  private stop(): void {
+    const pid = this.pid;
+    if (pid === null || this.graceTimer) return;
+    signalGroup(pid, 'SIGTERM');
+    this.graceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), this.request.killGraceMs);
+  }
+
+  // A run whose command has already exited is not cut short: its own result stands.
+  interrupt(why: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): boolean {
+    if (this.pid === null || this.exited) return false;
+    this.interrupted ??= why;
+    if (signal === 'SIGKILL') signalGroup(this.pid, 'SIGKILL');
+    else this.stop();
+    return true;
+  }
+
+  /** The command has exited: its timers must not fire. */
+  exit(): void {
+    this.exited = true;
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+  }
+}
+
+/** The run's result, once `sh` has exited (or could not start) and whatever it left is gone. */
+function awaitResult(request: RunRequest, child: ChildProcess, stopper: Stopper, capTimer: NodeJS.Timeout, end: (result: Ending, interrupted?: string | null) => RunResult): Promise<RunResult> {
+  const pid = child.pid ?? null;
+  return new Promise<RunResult>((resolve) => {
     let spawnError: Error | null = null;
     let settled = false;
     child.on('error', (error) => {
@@ -181,33 +138,57 @@ export function runJob(request: RunRequest): Run {
       if (pid === null && !settled) {
         settled = true;
         clearInterval(capTimer);
-        resolve(finish({ exit_code: null, signal: null, timed_out: false, error: `could not start /bin/sh: ${error.message}` }));
+        resolve(end({ exit_code: null, signal: null, timed_out: false, error: `could not start /bin/sh: ${error.message}` }));
       }
     });
     child.on('exit', (code, signal) => {
-      exited = true;
-      if (timeoutTimer) clearTimeout(timeoutTimer);
-      if (graceTimer) clearTimeout(graceTimer);
+      stopper.exit();
       clearInterval(capTimer);
       if (settled) return;
       settled = true;
       void (async () => {
         // A run that failed, timed out or was stopped may be run again: whatever it left behind
         // (a background child, even one that escaped with setsid) must be gone first.
-        if (code !== 0 || signal !== null || timedOut || interrupted !== null) await killMarked(request.env);
+        if (code !== 0 || signal !== null || stopper.timedOut || stopper.interrupted !== null) await killMarked(request.env);
         resolve(
-          finish(
+          end(
             {
               exit_code: code,
-              signal: interrupted !== null ? null : signal,
-              timed_out: timedOut,
-              error: spawnError ? `could not start /bin/sh: ${spawnError.message}` : interrupted,
+              signal: stopper.interrupted !== null ? null : signal,
+              timed_out: stopper.timedOut,
+              error: spawnError ? `could not start /bin/sh: ${spawnError.message}` : stopper.interrupted,
             },
-            spawnError ? null : interrupted,
+            spawnError ? null : stopper.interrupted,
           ),
         );
       })();
     });
   });
-  return { pid, startedAt: startedAt.getTime(), result, interrupt, kill: () => pid !== null && signalGroup(pid, 'SIGKILL') };
+}
+
+export function runJob(request: RunRequest): Run {
+  const startedAt = new Date();
+  const log = openRunLog(request, startedAt);
+  const end = (result: Ending, interrupted: string | null = null) => finish(request, log, startedAt, result, interrupted);
+
+  // spawn would blame /bin/sh (ENOENT) for a missing directory; waiting will not create it.
+  const missing = workingDirProblem(request.cwd);
+  if (missing !== null) {
+    const result = end({ exit_code: null, signal: null, timed_out: false, error: missing, permanent: true });
+    return { pid: null, startedAt: startedAt.getTime(), result: Promise.resolve(result), interrupt: () => false, kill() {} };
+  }
+
+  const child = spawnGroup(request, log);
+  const pid = child.pid ?? null;
+  // A short job is over before the first look: only a long one pays for it.
+  const capTimer = setInterval(() => log.output.cap(), CAP_CHECK_MS);
+  const stopper = new Stopper(pid, request);
+  const result = awaitResult(request, child, stopper, capTimer, end);
+  return {
+    pid,
+    startedAt: startedAt.getTime(),
+    result,
+    interrupt: (why, signal) => stopper.interrupt(why, signal),
+    kill: () => pid !== null && signalGroup(pid, 'SIGKILL'),
+  };
 }

@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { claimJob, createJob, finishJob, type Job } from '../../src/lifecycle/job.ts';
+import { createJob, type Job } from '../../src/lifecycle/job.ts';
+import { claimJob, finishJob } from '../../src/lifecycle/transition.ts';
 import { FORMAT_VERSION } from '../../src/lifecycle/jobfile/document.ts';
 import { serializeJobs } from '../../src/lifecycle/jobfile/encode.ts';
 import { DEFAULT_CONFIG } from '../../src/lifecycle/config.ts';

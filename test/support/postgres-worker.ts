@@ -13,7 +13,9 @@
 import os from 'node:os';
 import readline from 'node:readline';
 import { QueueError } from '../../src/lifecycle/error.ts';
-import { claimJob, pickDue, type Owner } from '../../src/lifecycle/job.ts';
+import type { Owner } from '../../src/lifecycle/job.ts';
+import { claimJob } from '../../src/lifecycle/transition.ts';
+import { pickDue } from '../../src/lifecycle/start-order.ts';
 import { resolveHome } from '../../src/store/home.ts';
 import { openPool } from '../../src/store/postgres/connect.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';

@@ -123,45 +123,57 @@ async function lockStore(target: string, options: Parameters<typeof lockfile.loc
   }
 }
 
-export async function acquireLock(target: string, lockPath: string, options: LockOptions): Promise<LockHandle> {
-  const staleMs = options.staleMs ?? LOCK_STALE_MS;
-  let held = false;
-  let compromised: Error | null = null;
-  // The mtimes we have given the lock directory: the last one set, and one being set. (lockFs is
-  // new for every lock, so proper-lockfile's precision probe always sets the first through it.)
-  const mtimes = new Set<number>();
-  const owns = (): boolean => {
+/**
+ * The mtimes we have given the lock directory: the last one set, and one being set. (lockFs is
+ * new for every lock, so proper-lockfile's precision probe always sets the first through it.)
+ */
+class Mtimes {
+  private readonly ours = new Set<number>();
+
+  constructor(private readonly lockPath: string) {}
+
+  /** Whether the lock directory's mtime is one we gave it: the lock is still ours. */
+  owns(): boolean {
     let mtime: number;
     try {
-      mtime = fs.statSync(lockPath).mtimeMs;
+      mtime = fs.statSync(this.lockPath).mtimeMs;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
-    return [...mtimes].some((ours) => Math.abs(mtime - ours) < MTIME_SLACK_MS);
-  };
-  // proper-lockfile removes the lock with `rmdir` in two places: when it judges the lock stale
-  // (before it holds it), and when it releases it, even if a stall let a successor take it over
-  // meanwhile (the update timer may not have noticed yet): both look before they remove.
+    return [...this.ours].some((ours) => Math.abs(mtime - ours) < MTIME_SLACK_MS);
+  }
+
+  /** proper-lockfile's `utimes`, remembering the mtime it sets (and only the last that took). */
+  utimes(path: fs.PathLike, atime: fs.TimeLike, mtime: Date, callback: (error: NodeJS.ErrnoException | null) => void): void {
+    const ms = mtime.getTime();
+    this.ours.add(ms);
+    fs.utimes(path, atime, mtime, (error) => {
+      if (error) this.ours.delete(ms);
+      else for (const old of this.ours) if (old !== ms) this.ours.delete(old);
+      callback(error);
+    });
+  }
+}
+
+/**
+ * The fs that proper-lockfile is given for one lock. It removes the lock with `rmdir` in two
+ * places: when it judges the lock stale (before it holds it), and when it releases it, even if a
+ * stall let a successor take it over meanwhile (the update timer may not have noticed yet): both
+ * look before they remove. The stale removal goes through takeOverStaleLock: serialized, re-checked.
+ */
+function guardedFs(mtimes: Mtimes, staleMs: number, held: () => boolean): typeof fs {
   // fs as the prototype, not spread: a spread reads every getter of fs (its streams, its promises
   // API) and loads their modules.
-  const lockFs = Object.assign(Object.create(fs) as typeof fs, {
-    utimes(path: fs.PathLike, atime: fs.TimeLike, mtime: Date, callback: (error: NodeJS.ErrnoException | null) => void) {
-      const ms = mtime.getTime();
-      mtimes.add(ms);
-      fs.utimes(path, atime, mtime, (error) => {
-        if (error) mtimes.delete(ms);
-        else for (const old of mtimes) if (old !== ms) mtimes.delete(old);
-        callback(error);
-      });
-    },
+  return Object.assign(Object.create(fs) as typeof fs, {
+    utimes: mtimes.utimes.bind(mtimes),
     rmdirSync(path: fs.PathLike) {
       // proper-lockfile's exit handler.
-      if (owns()) fs.rmdirSync(path);
+      if (mtimes.owns()) fs.rmdirSync(path);
     },
     rmdir(path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) {
-      if (held) {
-        if (owns()) return fs.rmdir(path, callback);
+      if (held()) {
+        if (mtimes.owns()) return fs.rmdir(path, callback);
         return setImmediate(() => callback(null));
       }
       let error: NodeJS.ErrnoException | null;
@@ -173,6 +185,14 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
       setImmediate(() => callback(error));
     },
   });
+}
+
+export async function acquireLock(target: string, lockPath: string, options: LockOptions): Promise<LockHandle> {
+  const staleMs = options.staleMs ?? LOCK_STALE_MS;
+  let held = false;
+  let compromised: Error | null = null;
+  const mtimes = new Mtimes(lockPath);
+  const lockFs = guardedFs(mtimes, staleMs, () => held);
   const release = await retryWhileBusy(lockPath, options.timeoutMs, () =>
     lockStore(target, {
       lockfilePath: lockPath,
@@ -181,6 +201,7 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
       update: LOCK_UPDATE_MS,
       retries: 0,
       fs: lockFs,
+      // Not proper-lockfile's default, which throws from a timer and crashes the process.
       onCompromised: (error) => {
         compromised = error;
       },
@@ -189,7 +210,7 @@ export async function acquireLock(target: string, lockPath: string, options: Loc
   held = true;
   return {
     compromised: () => compromised,
-    held: () => compromised === null && owns(),
+    held: () => compromised === null && mtimes.owns(),
     async release() {
       if (compromised) return;
       await release().catch((error: NodeJS.ErrnoException) => {

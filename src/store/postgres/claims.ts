@@ -8,7 +8,9 @@
  * decides (`pickDue` with the queues' admission, `claimJob`), and one statement writes the claims.
  */
 import type { ClientBase } from 'pg';
-import { claimJob, pickDue, type Job } from '../../lifecycle/job.ts';
+import type { Job } from '../../lifecycle/job.ts';
+import { pickDue } from '../../lifecycle/start-order.ts';
+import { claimJob } from '../../lifecycle/transition.ts';
 import { EVERY_QUEUE, everyQueuePaused, WAIT_FOR_OTHERS_MS, WAITING, type Rank, type SupervisorId } from '../../lifecycle/dispatch.ts';
 import type { Queues } from '../../lifecycle/queue.ts';
 import { admitter } from '../../lifecycle/workflow.ts';
