@@ -151,7 +151,7 @@ function reads<C>(test: Test<C>, open: (context: C) => Promise<{ store: Store; d
       assert.is(next.soonest?.run_at, waiting.map((entry) => entry.run_at).sort()[0]);
       const byId = new Map(live.map((entry) => [entry.id, entry]));
       assert.equal(await store.dependencyWaits(10), { jobs: [{ job: 'blocked', waiting_for: waitingFor(byId.get('blocked')!, byId) }], total: 1 });
-      assert.equal((await store.dependencyWaits(10)).jobs[0]!.waiting_for, ['hi', 'timed']);
+      assert.equal((await store.dependencyWaits(10)).jobs[0]!.waiting_for, ['hi', 'recent-fail']);
       assert.equal(await store.dependencyWaits(0), { jobs: [], total: 1 });
     }));
 

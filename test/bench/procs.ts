@@ -12,7 +12,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 let bin = path.join(ROOT, 'dist', 'main.js');
 
 /**
- * Runs a private copy of dist/ from here on: other engineers rebuild dist/ while a run of
+ * Runs a private copy of dist/ from here on: a rebuild (`npm run build`, or another checkout's test run) may replace dist/ while a run of
  * several minutes is under way, and a half-written bundle must not end up in the figures.
  * The copy keeps package.json (ESM) and reaches node_modules through a symlink, so it works
  * for a bundle and for plain tsc output alike.

@@ -51,6 +51,8 @@ export class PostgresStore implements Store {
   );
   /** When this process last archived finished rows from a turn: at most once a second. */
   private archivedAt = 0;
+  /** Finished rows were written since the last archiving. */
+  private archiveDue = false;
 
   constructor(url: string, home: Home, options: StoreOptions) {
     this.home = home;
@@ -175,8 +177,12 @@ export class PostgresStore implements Store {
         const { written, ...outcome } = await takePostgresTurn(context, request);
         const claimed = new Set(outcome.claimed.map((job) => job.id));
         const told = written.filter((job) => !claimed.has(job.id));
-        if (told.some((job) => job.state === 'completed' || job.state === 'cancelled') && Date.now() - this.archivedAt >= 1_000) {
+        // Throttled, not dropped: finished rows that a throttled turn left live go with a later
+        // turn (every poll takes one), new results or not.
+        if (told.some((job) => job.state === 'completed' || job.state === 'cancelled')) this.archiveDue = true;
+        if (this.archiveDue && Date.now() - this.archivedAt >= 1_000) {
           this.archivedAt = Date.now();
+          this.archiveDue = false;
           await archiveFinished(client, outcome.config.keep_finished);
         }
         // Claims alone change nothing another supervisor could act on; results and firings do.
