@@ -105,6 +105,18 @@ export function everyQueuePaused(queues: Queues | undefined): boolean {
   return queues?.[EVERY_QUEUE]?.paused === true;
 }
 
+/**
+ * The pure turn for what a supervisor asks of its store: the results it records as given, and
+ * whom it claims for (none, for a turn that only records).
+ */
+export function turnOf(
+  request: { readonly [K in 'finished' | 'interrupted' | 'released' | 'placed']: readonly Turn[K][number][] } & Pick<Turn, 'self'>,
+  claims: Pick<Turn, 'waiting' | 'backoffBase' | 'queues'> & { workers: readonly number[] },
+): Turn {
+  const { finished, interrupted, released, placed, self } = request;
+  return { finished: [...finished], interrupted: [...interrupted], released: [...released], placed: [...placed], self, ...claims, workers: [...claims.workers] };
+}
+
 export function takeTurn(jobs: Job[], turn: Turn, now: Date): { jobs: Job[]; claimed: Job[]; events: Event[] } {
   const byId = new Map(jobs.map((job, index) => [job.id, index]));
   const next = [...jobs];

@@ -4,10 +4,9 @@
  * first pgSuite runs and stopped after its last one, also when a test fails. With no server
  * binaries installed, the suites' tests are reported as skipped and the reason is printed once.
  */
-import type { PoolClient } from 'pg';
 import { suite, type Test } from 'uvu';
-import { openPool } from '../../src/store/postgres/connect.ts';
 import { BINARIES, findServerBinaries, startPostgres, type PostgresServer } from './postgres-server.ts';
+import { withClient } from './run-server.ts';
 
 export type { PostgresServer } from './postgres-server.ts';
 
@@ -63,14 +62,4 @@ export function pgSuite(name: string, { server = true }: { server?: boolean } = 
   return test;
 }
 
-/** Runs `fn` with one connection to `url` (opened as queuectl opens it), closed afterwards. */
-export async function withClient<T>(url: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const pool = await openPool(url, { max: 1 });
-  const client = await pool.connect();
-  try {
-    return await fn(client);
-  } finally {
-    client.release();
-    await pool.end();
-  }
-}
+export { withClient };

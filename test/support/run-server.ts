@@ -11,8 +11,8 @@ import { RUN_SERVER_VARIABLE, startPostgres, type PostgresServer, type RunServer
 
 const TEMPLATE = 'queuectl_template';
 
-// postgres.ts's withClient, without importing uvu into test/run.mjs.
-async function withClient<T>(url: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/** Runs `fn` with one connection to `url` (opened as queuectl opens it), closed afterwards. Here, not in postgres.ts, so that test/run.mjs does not load uvu. */
+export async function withClient<T>(url: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const pool = await openPool(url, { max: 1 });
   const client = await pool.connect();
   try {

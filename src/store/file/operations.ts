@@ -6,7 +6,7 @@
  */
 import { backoffPolicy } from '../../lifecycle/backoff.ts';
 import type { Config } from '../../lifecycle/config.ts';
-import { everyQueuePaused, standing, takeTurn, waitingElsewhere } from '../../lifecycle/dispatch.ts';
+import { everyQueuePaused, standing, takeTurn, turnOf, waitingElsewhere } from '../../lifecycle/dispatch.ts';
 import { QueueError } from '../../lifecycle/error.ts';
 import type { Job } from '../../lifecycle/job.ts';
 import { nextDueTime, pickDue } from '../../lifecycle/start-order.ts';
@@ -76,17 +76,7 @@ export async function fileTurn(store: Store, request: TurnRequest): Promise<Turn
       fresh.schedules = fired.schedules;
       fresh.jobs.push(...fired.added);
     }
-    const turn = {
-      finished: [...request.finished],
-      interrupted: [...request.interrupted],
-      released: [...request.released],
-      placed: [...request.placed],
-      self: request.self,
-      workers: [...request.workers],
-      waiting: request.waiting,
-      backoffBase: backoffPolicy(config, Math.random),
-      queues: fresh.queues,
-    };
+    const turn = turnOf(request, { workers: request.workers, waiting: request.waiting, backoffBase: backoffPolicy(config, Math.random), queues: fresh.queues });
     const result = takeTurn(fresh.jobs, turn, at);
     fresh.jobs = result.jobs;
     return outcome(fresh, request, at, config, { claimed: result.claimed, events: result.events, fired: fired?.added ?? [], broken: fired?.broken ?? [] });

@@ -7,7 +7,7 @@
  */
 import type { ClientBase } from 'pg';
 import type { Backoff } from '../../lifecycle/backoff.ts';
-import { takeTurn, type Event } from '../../lifecycle/dispatch.ts';
+import { takeTurn, turnOf, type Event } from '../../lifecycle/dispatch.ts';
 import type { Job } from '../../lifecycle/job.ts';
 import { endBlocked } from '../../lifecycle/workflow.ts';
 import type { TurnRequest } from '../store.ts';
@@ -19,16 +19,7 @@ export async function recordResults(client: ClientBase, request: TurnRequest, no
   const ids = [...new Set([...request.finished, ...request.interrupted, ...request.released, ...request.placed].map((item) => item.id))];
   if (ids.length === 0) return { events: [], written: [] };
   const rows = (await selectJobs(client, 'SELECT seq, doc FROM queuectl_jobs WHERE id = ANY($1) AND NOT archived ORDER BY seq FOR UPDATE', [ids])).map((row) => row.job);
-  const turn = {
-    finished: [...request.finished],
-    interrupted: [...request.interrupted],
-    released: [...request.released],
-    placed: [...request.placed],
-    self: request.self,
-    workers: [],
-    waiting: 0,
-    backoffBase,
-  };
+  const turn = turnOf(request, { workers: [], waiting: 0, backoffBase });
   const result = takeTurn(rows, turn, now);
   const written = changedJobs(rows, result.jobs);
   await writeJobs(client, written, leaseSeconds);
