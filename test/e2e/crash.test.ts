@@ -124,7 +124,9 @@ scenario(crash, 'SIGKILL of the primary alone: its workers exit and stop their j
   // Long jobs: a job that ends by itself must not pass for one its worker killed.
   s.enqueue(...['a', 'b'].map((id) => ({ id, command: tracedCommand(id, runs, firstRunLasts(20, 1, s.path(`${id}.ran`))) })));
   const first = await s.start(2);
-  await waitFor(() => readRuns(runs).size === 2, { what: 'both jobs to start' });
+  // Started, and past choosing their length (the flag): a run killed before it marks itself as
+  // the first would make the re-run last 20 s too.
+  await waitFor(() => readRuns(runs).size === 2 && ['a', 'b'].every((id) => fs.existsSync(s.path(`${id}.ran`))), { what: 'both jobs to start' });
   const groups = [...readRuns(runs).values()].map((list) => list[0]!.group);
   const workers = first.workers();
   assert.is(workers.length, 2);
